@@ -23,15 +23,19 @@ def _prepare(x, y):
     return common_dtype(x, y)
 
 
-def _sq_dist(x, y):
-    """The expansion, without validation (inputs already checked)."""
+def _sq_dist(x, y, exact_diagonal=True):
+    """The expansion, without validation (inputs already checked).
+
+    ``exact_diagonal=False`` skips setting the self-distances of ``x`` to 0
+    (one pass over the matrix) for callers that subtract the diagonal anyway.
+    """
     same = y is None
     y = x if same else y
     xx = ops.sum(ops.square(x), axis=1)
     yy = xx if same else ops.sum(ops.square(y), axis=1)
     d2 = ops.expand_dims(xx, 1) + ops.expand_dims(yy, 0) - 2.0 * ops.matmul(x, ops.transpose(y))
     d2 = ops.maximum(d2, 0.0)
-    if same:
+    if same and exact_diagonal:
         # ||x_i - x_i|| is exactly 0; the expansion leaves rounding noise there.
         n = ops.shape(x)[0]
         d2 = ops.where(ops.eye(n, dtype="bool"), ops.zeros_like(d2), d2)
