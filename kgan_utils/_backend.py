@@ -6,6 +6,8 @@ cannot be written that way lives here:
 * :func:`is_symbolic` -- whether a tensor is a placeholder inside a traced
   graph (``tf.function``, ``jax.jit``), where its values cannot be inspected,
   so value checks (NaN, emptiness) must be skipped.
+* :func:`compute_gradients` -- the gradient of a loss with respect to some
+  variables, used by the custom ``train_step`` of :class:`kgan_utils.gan.GAN`.
 """
 
 from __future__ import annotations
@@ -50,3 +52,37 @@ def gpu_devices() -> list[str]:
 
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return []
+
+
+# ----------------------------------------------------------------------------- gradients (used by kgan_utils.gan)
+
+
+def compute_gradients(loss_fn, variables, optimizer=None):
+    """Evaluate ``loss_fn()`` and its gradient with respect to ``variables``.
+
+    ``loss_fn`` takes no argument and returns ``(loss, aux)``: a scalar loss to
+    minimise and anything else to pass through (metrics). When ``optimizer`` is
+    given, the loss is multiplied by ``optimizer.scale_loss`` before
+    differentiating (a no-op except for a ``keras.optimizers.LossScaleOptimizer``
+    under float16, whose ``apply`` un-scales the gradients again).
+
+    Returns ``(loss, aux, grads)`` with ``loss`` unscaled and ``grads`` a list
+    aligned with ``variables``.
+
+    Only the TensorFlow backend is implemented (``tf.GradientTape``). A JAX
+    port needs a stateless train step (``stateless_call`` and ``jax.grad``),
+    a PyTorch one ``loss.backward()``; both would go here.
+    """
+    name = backend_name()
+    if name != "tensorflow":
+        raise NotImplementedError(
+            f"kgan_utils.gan trains with the TensorFlow backend only; the active backend is {name!r}. "
+            "Set KERAS_BACKEND=tensorflow."
+        )
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss, aux = loss_fn()
+        scaled = optimizer.scale_loss(loss) if optimizer is not None else loss
+    grads = tape.gradient(scaled, variables)
+    return loss, aux, grads

@@ -46,6 +46,7 @@ __all__ = [
     "grid_of_gaussians",
     "grid_centers",
     "two_moons",
+    "make_image_dataset",
 ]
 
 MNIST_PATH_ENV = "KGAN_MNIST_PATH"
@@ -334,3 +335,80 @@ def two_moons(n, noise=0.05, seed=0, return_labels=False):
     x = np.where(labels[:, None] == 0, upper, lower) + noise * rng.standard_normal((n, 2))
     x = x.astype(np.float32)
     return (x, labels) if return_labels else x
+
+
+# ----------------------------------------------------------------------------- input pipeline
+
+
+def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
+    """A ``tf.data`` pipeline of MNIST images for GAN training, scaled to [-1, 1].
+
+    uint8 images [N, 28, 28] (or [N, 28, 28, 1]) are scaled once with
+    :func:`scale_to_symmetric` and held in memory as one tensor (the job of
+    ``cache()`` in a pipeline that reads files). Every epoch, a seeded
+    permutation of the indices is batched, the batches are gathered from that
+    tensor, and ``prefetch`` prepares the next batch while the model trains:
+    float32 batches ``[batch_size, 28, 28, 1]``.
+
+    The permutation of epoch e is ``stateless_shuffle`` with seed ``(seed, e)``,
+    so the whole sequence of batches is the same on every run, and
+    ``skip_epochs`` starts it at a later epoch: a run resumed after epoch e
+    passes ``skip_epochs=e`` and sees exactly the batches an uninterrupted run
+    would see. The dataset has a known length (``len(x) // batch_size`` batches),
+    and ``tf.data`` works as input to ``fit`` with every Keras backend.
+
+    Parameters
+    ----------
+    x : uint8 array [N, 28, 28] or [N, 28, 28, 1]
+    batch_size : int >= 1
+    seed : int, seed of the shuffle
+    shuffle : bool
+    drop_remainder : bool
+        Drop the last incomplete batch (fixed batch shapes avoid retracing).
+    skip_epochs : int >= 0
+
+    Returns
+    -------
+    tf.data.Dataset
+
+    Examples
+    --------
+    >>> d = load_mnist(source="sample", verbose=False)
+    >>> batch = next(iter(make_image_dataset(d.x_train[:100], batch_size=32)))
+    >>> tuple(batch.shape), str(batch.dtype.name), float(batch.numpy().min()) >= -1.0
+    ((32, 28, 28, 1), 'float32', True)
+    """
+    import tensorflow as tf
+
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
+        raise ValueError(f"`x` must be uint8 images [N, 28, 28] or [N, 28, 28, 1]; got shape {x.shape}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    if drop_remainder and batch_size > len(x):
+        raise ValueError(f"`batch_size` = {batch_size} is larger than the {len(x)} images (no full batch).")
+    if isinstance(skip_epochs, bool) or not isinstance(skip_epochs, (int, np.integer)) or skip_epochs < 0:
+        raise ValueError(f"`skip_epochs` must be an integer >= 0; got {skip_epochs!r}.")
+    images = tf.constant(scale_to_symmetric(x))
+    n, batch_size, seed = len(x), int(batch_size), int(seed)
+    if shuffle:
+        # Permutation e of the seeded stream is epoch e's order. A counter advanced each time the
+        # dataset is iterated (once per epoch in fit) picks e, so skip_epochs resumes the stream.
+        epoch = tf.Variable(int(skip_epochs) - 1, dtype=tf.int64, trainable=False)
+
+        def one_epoch(_):
+            e = epoch.assign_add(1)
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
+            return tf.data.Dataset.from_tensor_slices(order)
+
+        index = tf.data.Dataset.range(1).flat_map(one_epoch)
+    else:
+        index = tf.data.Dataset.range(n)
+    ds = index.batch(batch_size, drop_remainder=drop_remainder).map(lambda i: tf.gather(images, i))
+    # A known length lets fit() stop each epoch after the last batch instead of running into its end.
+    n_batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
+    return ds.prefetch(tf.data.AUTOTUNE)

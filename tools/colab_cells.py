@@ -1,8 +1,8 @@
 """Write (or check) the Colab install cell at the top of every notebook.
 
 The repository URL lives in one place, ``_config.yml`` (``repository.url``);
-this script copies it into the first cell of each notebook in ``notebooks/``
-(and ``assignments/``). ``make colab-cells`` runs it; ``--check`` exits 1 if a
+this script copies it into the first cell of each notebook in ``notebooks/``,
+``book/`` (the appendix) and ``assignments/``. ``make colab-cells`` runs it; ``--check`` exits 1 if a
 notebook's first cell is out of date (used by the tests).
 """
 
@@ -37,7 +37,7 @@ def cell_source(url: str | None = None) -> str:
 
 
 def notebooks():
-    for folder in ("notebooks", "assignments"):
+    for folder in ("notebooks", "book", "assignments"):
         yield from sorted((ROOT / folder).rglob("*.ipynb"))
 
 

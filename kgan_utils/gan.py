@@ -1,0 +1,288 @@
+r"""Adversarial training as a ``keras.Model``: ``GAN.fit(x)`` with callbacks and progress bars.
+
+:class:`GAN` wraps any generator ``G: z -> x`` and discriminator
+``D: x -> logit`` (both ``keras.Model``\ s) and overrides ``train_step``, so
+``fit()``, callbacks, progress bars and ``History`` work as for any Keras model
+(the pattern of the keras-io generative examples). One call of ``train_step``
+on a batch of real samples does
+
+1. ``d_steps`` discriminator updates, each with fresh noise ``z``:
+   minimise :meth:`GAN.discriminator_loss_fn` over D's trainable variables;
+2. one generator update with fresh noise: minimise :meth:`GAN.generator_loss_fn`
+   over G's trainable variables.
+
+The losses come from :mod:`kgan_utils.losses` (on logits, computed in float32).
+Subclasses with other objectives (GMMN, MMD GAN) override the two
+``*_loss_fn`` methods and, for a GMMN without discriminator, pass
+``discriminator=None`` and ``d_steps=0``.
+
+Public API
+----------
+``GAN(generator, discriminator, latent_dim, loss="non_saturating", d_steps=1, seed=None)``
+    ``generator`` maps ``[n, latent_dim]`` noise to samples shaped like the data;
+    ``discriminator`` maps samples to logits ``[n, 1]`` (no sigmoid at the end);
+    ``loss`` is one of :data:`kgan_utils.losses.LOSS_KINDS`; ``seed`` seeds the
+    training noise (a ``keras.random.SeedGenerator``).
+``compile(d_optimizer, g_optimizer, jit_compile="auto", **kwargs)``
+    Under the ``mixed_float16`` policy both optimizers are wrapped in a
+    ``keras.optimizers.LossScaleOptimizer``. ``jit_compile="auto"`` means XLA
+    on a GPU and not on a CPU (Keras's rule).
+``fit(x, batch_size=..., epochs=..., callbacks=...)``
+    ``x``: NumPy array / tensor / ``tf.data.Dataset`` of real samples (images
+    in [-1, 1] or points); a dataset may also yield ``(x, y)`` pairs (``y`` is
+    ignored). Logged metrics: ``d_loss``, ``g_loss``, ``d_real`` (mean
+    :math:`D(x)=\sigma(\text{logit})` on real data) and ``d_fake`` (mean
+    :math:`D(G(z))`); epoch means, reset every epoch.
+``generate(n, seed=None, batch_size=1024)``
+    ``n`` samples as a float32 NumPy array (``training=False``); the noise is
+    drawn with NumPy from ``seed`` and does not touch the training noise.
+``sample_latent(n, seed=None)``
+    The NumPy noise ``generate`` uses, ``[n, latent_dim]`` standard normal.
+``build_optimizers()``
+    Create both optimizers' variables (needed before restoring them from a
+    checkpoint, e.g. ``optimizer.load_own_variables`` or ``keras.Variable.assign``).
+``state_variables()``
+    Every variable a checkpoint must hold for an exact resume: both networks'
+    weights, both optimizers' variables and the noise seed-generator state.
+
+Attributes ``generator``, ``discriminator``, ``d_optimizer``, ``g_optimizer``,
+``seed_generator``, ``latent_dim``, ``loss_kind``, ``d_steps``.
+
+Reproducibility: on a CPU, the same weights (``keras.utils.set_random_seed``
+before building the networks), the same ``seed`` and ``shuffle=False`` give
+identical training runs. On a GPU some kernels are not deterministic.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from kgan_utils import _backend
+from kgan_utils._validate import positive_int
+from kgan_utils.losses import _d_loss, _g_loss, check_kind
+
+__all__ = ["GAN"]
+
+
+def _float32(t):
+    """Cast logits/losses to float32 (float64 stays float64) for numerically safe losses."""
+    return t if keras.backend.standardize_dtype(t.dtype) == "float64" else ops.cast(t, "float32")
+
+
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by ``fit()``.
+
+    See the module docstring (:mod:`kgan_utils.gan`) for the full API.
+
+    Parameters
+    ----------
+    generator : keras.Model
+        ``[n, latent_dim] -> [n, ...]`` samples (e.g. tanh images in [-1, 1]).
+    discriminator : keras.Model or None
+        ``[n, ...] -> [n, 1]`` logits. ``None`` only for subclasses that train
+        without one (``d_steps=0``).
+    latent_dim : int
+        Dimension of the standard-normal noise z. Must match the generator's input.
+    loss : {"minimax", "non_saturating", "hinge", "wasserstein"}
+    d_steps : int >= 0
+        Discriminator updates per generator update (on the same real batch).
+    seed : int, optional
+        Seed of the training noise.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> keras.utils.set_random_seed(0)
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> gan = GAN(g, d, latent_dim=2, seed=0)
+    >>> gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    >>> hist = gan.fit(np.zeros((64, 2), "float32"), batch_size=32, epochs=1, verbose=0)
+    >>> sorted(hist.history)
+    ['d_fake', 'd_loss', 'd_real', 'g_loss']
+    >>> gan.generate(3, seed=0).shape
+    (3, 2)
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating", d_steps=1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(generator, keras.Model):
+            raise ValueError(f"`generator` must be a keras.Model; got {type(generator).__name__}.")
+        self.latent_dim = positive_int(latent_dim, "latent_dim")
+        self.d_steps = positive_int(d_steps, "d_steps", minimum=0)
+        if discriminator is None:
+            if self.d_steps:
+                raise ValueError("`discriminator` is None but `d_steps` > 0; pass a discriminator or d_steps=0.")
+        elif not isinstance(discriminator, keras.Model):
+            raise ValueError(f"`discriminator` must be a keras.Model or None; got {type(discriminator).__name__}.")
+        self.loss_kind = check_kind(loss, "loss")
+        _check_latent_dim(generator, self.latent_dim)
+        if seed is not None:
+            seed = positive_int(seed, "seed", minimum=0)
+        self.seed = seed
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.d_optimizer = None
+        self.g_optimizer = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
+        """Attach the two optimizers (one per network) and compile the training loop."""
+        if g_optimizer is None:
+            raise ValueError("`g_optimizer` is required (a keras.optimizers.Optimizer).")
+        if d_optimizer is None and self.d_steps:
+            raise ValueError("`d_optimizer` is required when the GAN has a discriminator (d_steps > 0).")
+        for name, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+            if opt is not None and not isinstance(opt, keras.optimizers.Optimizer):
+                raise ValueError(f"`{name}` must be a keras.optimizers.Optimizer; got {type(opt).__name__}.")
+        super().compile(jit_compile=jit_compile, **kwargs)
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            wrap = keras.optimizers.LossScaleOptimizer
+            d_optimizer = d_optimizer if d_optimizer is None or isinstance(d_optimizer, wrap) else wrap(d_optimizer)
+            g_optimizer = g_optimizer if isinstance(g_optimizer, wrap) else wrap(g_optimizer)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_optimizers(self):
+        """Create the optimizers' slot variables now (before restoring a checkpoint)."""
+        if self.g_optimizer is None:
+            raise ValueError("Call `compile(d_optimizer, g_optimizer)` before `build_optimizers()`.")
+        self.g_optimizer.build(self.generator.trainable_variables)
+        if self.d_optimizer is not None and self.discriminator is not None:
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def state_variables(self):
+        """Variables of a full training state: weights, optimizer variables, noise seed state."""
+        nets = [self.generator] + ([self.discriminator] if self.discriminator is not None else [])
+        out = [v for net in nets for v in net.variables]
+        for opt in (self.d_optimizer, self.g_optimizer):
+            if opt is not None:
+                out += list(opt.variables)
+        out.append(self.seed_generator.state)
+        return out
+
+    @property
+    def metrics(self):
+        # Listed here so that Keras resets them at the start of every epoch.
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def call(self, z, training=False):
+        """``G(z)``: the model's forward pass is the generator."""
+        return self.generator(z, training=training)
+
+    # ------------------------------------------------------------------ noise and samples
+
+    def sample_noise(self, batch_size):
+        """Training noise ``z ~ N(0, I)``, ``[batch_size, latent_dim]``, from the seeded SeedGenerator."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def sample_latent(self, n, seed=None):
+        """``n`` standard-normal latent vectors as float32 NumPy (independent of training noise)."""
+        n = positive_int(n, "n")
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def generate(self, n, seed=None, batch_size=1024):
+        """``n`` generated samples ``G(z)`` as a float32 NumPy array (inference mode)."""
+        z = self.sample_latent(n, seed)
+        batch_size = positive_int(batch_size, "batch_size")
+        out = [
+            np.asarray(ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False)), dtype=np.float32)
+            for i in range(0, len(z), batch_size)
+        ]
+        return np.concatenate(out, axis=0)
+
+    sample = generate
+
+    # ------------------------------------------------------------------ losses (override in subclasses)
+
+    def discriminator_loss_fn(self, real, z):
+        """D's loss on a real batch and noise ``z``; returns ``(loss, logs)``.
+
+        Runs inside the gradient tape for D's variables. ``logs`` may hold
+        ``d_real`` and ``d_fake`` (means of sigmoid(logits)); for hinge and
+        Wasserstein critics these are only a monotone read-out of the critic.
+        """
+        fake = self.generator(z, training=True)
+        real_logits = _float32(self.discriminator(real, training=True))
+        fake_logits = _float32(self.discriminator(fake, training=True))
+        loss = _d_loss(real_logits, fake_logits, self.loss_kind)
+        logs = {"d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
+        return loss, logs
+
+    def generator_loss_fn(self, real, z):
+        """G's loss for noise ``z`` (``real`` is unused here; MMD-based subclasses need it); ``(loss, logs)``."""
+        fake = self.generator(z, training=True)
+        fake_logits = _float32(self.discriminator(fake, training=True))
+        return _g_loss(fake_logits, self.loss_kind), {}
+
+    # ------------------------------------------------------------------ the training step
+
+    def train_step(self, data):
+        real = _real_batch(data)
+        batch_size = ops.shape(real)[0]
+        d_logs = {}
+        for _ in range(self.d_steps):
+            z = self.sample_noise(batch_size)
+            d_vars = self.discriminator.trainable_variables
+            d_loss, d_logs, grads = _backend.compute_gradients(
+                lambda: self.discriminator_loss_fn(real, z), d_vars, self.d_optimizer
+            )
+            self.d_optimizer.apply(grads, d_vars)
+            self.d_loss_tracker.update_state(d_loss)
+
+        z = self.sample_noise(batch_size)
+        g_vars = self.generator.trainable_variables
+        g_loss, g_logs, grads = _backend.compute_gradients(lambda: self.generator_loss_fn(real, z), g_vars, self.g_optimizer)
+        self.g_optimizer.apply(grads, g_vars)
+        self.g_loss_tracker.update_state(g_loss)
+
+        logs = {**d_logs, **g_logs}
+        if "d_real" in logs:
+            self.d_real_tracker.update_state(logs["d_real"])
+        if "d_fake" in logs:
+            self.d_fake_tracker.update_state(logs["d_fake"])
+        trackers = [self.g_loss_tracker]
+        if self.d_steps:
+            trackers = [self.d_loss_tracker, self.g_loss_tracker]
+        trackers += [t for t, key in ((self.d_real_tracker, "d_real"), (self.d_fake_tracker, "d_fake")) if key in logs]
+        return {t.name: t.result() for t in trackers}
+
+    def get_config(self):
+        return {
+            "latent_dim": self.latent_dim,
+            "loss": self.loss_kind,
+            "d_steps": self.d_steps,
+            "seed": self.seed,
+        }
+
+
+def _real_batch(data):
+    """The real samples of a batch: ``x`` or the first element of ``(x, y)`` / ``(x, y, w)``."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+def _check_latent_dim(generator, latent_dim):
+    try:
+        inputs = generator.inputs
+    except (AttributeError, ValueError):
+        return  # a subclassed model without a known input shape: nothing to check
+    if not inputs:
+        return
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 2 or shape[-1] is None:
+        return
+    if shape[-1] != latent_dim:
+        raise ValueError(
+            f"`latent_dim` is {latent_dim} but the generator expects inputs of shape {shape} "
+            f"(latent dimension {shape[-1]})."
+        )

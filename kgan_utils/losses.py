@@ -1,0 +1,172 @@
+r"""Adversarial losses, written on the discriminator's **logits**.
+
+The GAN value function (Goodfellow et al. 2014) is
+
+.. math::
+
+    V(D, G) = \mathbb E_{x\sim p_\text{data}}[\log D(x)]
+            + \mathbb E_{z\sim p_z}[\log(1 - D(G(z)))],
+
+which D *maximises* and G *minimises*. Every function here takes the
+discriminator's logits :math:`\ell` (so :math:`D = \sigma(\ell)`) and returns
+a loss to **minimise**. With the two identities
+
+.. math::
+
+    -\log \sigma(\ell) = \operatorname{softplus}(-\ell), \qquad
+    -\log(1 - \sigma(\ell)) = \operatorname{softplus}(\ell),
+
+no probability is ever formed, so nothing saturates: computing
+``log(sigmoid(l))`` in float32 returns ``-inf`` already for ``l < -104``
+(sigmoid underflows to 0), and ``log(1 - sigmoid(l))`` returns ``-inf`` for
+``l > 17`` (1 - sigmoid rounds to 0), while softplus stays exact. This is what
+``keras.losses.BinaryCrossentropy(from_logits=True)`` does too, and the
+binary cross-entropy losses here agree with it.
+
+Losses are computed in float32 even when the logits come from a
+mixed-precision (float16/bfloat16) model; float64 logits stay float64.
+
+Kinds (``LOSS_KINDS``), with :math:`r` real and :math:`f` fake logits and means
+over the batch:
+
+=================  =====================================================  ==============================================
+kind               discriminator / critic minimises                       generator minimises
+=================  =====================================================  ==============================================
+``minimax``        :math:`E\,\mathrm{sp}(-r) + E\,\mathrm{sp}(f)` (= -V)  :math:`E\log(1-\sigma(f)) = -E\,\mathrm{sp}(f)`
+``non_saturating`` same as minimax                                        :math:`-E\log\sigma(f) = E\,\mathrm{sp}(-f)`
+``hinge``          :math:`E\,\mathrm{relu}(1-r) + E\,\mathrm{relu}(1+f)`  :math:`-E f`
+``wasserstein``    :math:`E f - E r`                                      :math:`-E f`
+=================  =====================================================  ==============================================
+
+(sp = softplus). ``wasserstein`` needs a Lipschitz constraint on the critic
+(gradient penalty or weight clipping), which is not part of the loss.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kgan_utils._backend import is_symbolic
+
+__all__ = ["LOSS_KINDS", "discriminator_loss", "generator_loss", "check_kind"]
+
+LOSS_KINDS = ("minimax", "non_saturating", "hinge", "wasserstein")
+
+
+def check_kind(kind, name: str = "kind") -> str:
+    """Return ``kind`` if it is one of :data:`LOSS_KINDS`, else raise ``ValueError`` naming ``name``."""
+    if not isinstance(kind, str) or kind not in LOSS_KINDS:
+        raise ValueError(f"`{name}` must be one of {LOSS_KINDS}; got {kind!r}.")
+    return kind
+
+
+def _as_logits(x, name: str):
+    """Logits as a float tensor of at least float32 precision (validated when concrete)."""
+    if x is None:
+        raise ValueError(f"`{name}` is None; expected a tensor of discriminator logits.")
+    t = ops.convert_to_tensor(x)
+    dtype = keras.backend.standardize_dtype(t.dtype)
+    if dtype != "float64":
+        t = ops.cast(t, "float32")
+    if len(t.shape) == 0:
+        raise ValueError(f"`{name}` must have a batch axis (shape [n] or [n, 1]); got a scalar.")
+    if t.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty (shape {tuple(t.shape)}).")
+    if not is_symbolic(t) and not bool(ops.all(ops.isfinite(t))):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    return t
+
+
+def _d_loss(r, f, kind):
+    """Discriminator loss on float32/64 logits, no checks (used inside train steps)."""
+    if kind in ("minimax", "non_saturating"):
+        return ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f))
+    if kind == "hinge":
+        return ops.mean(ops.relu(1.0 - r)) + ops.mean(ops.relu(1.0 + f))
+    return ops.mean(f) - ops.mean(r)  # wasserstein
+
+
+def _g_loss(f, kind):
+    """Generator loss on float32/64 logits, no checks (used inside train steps)."""
+    if kind == "minimax":
+        return -ops.mean(ops.softplus(f))
+    if kind == "non_saturating":
+        return ops.mean(ops.softplus(-f))
+    return -ops.mean(f)  # hinge and wasserstein
+
+
+def discriminator_loss(real_logits, fake_logits, kind="non_saturating"):
+    r"""Loss the discriminator (or critic) minimises, from its logits.
+
+    For ``"minimax"`` and ``"non_saturating"`` this is the binary cross-entropy
+    with label 1 for real and 0 for fake samples, i.e. :math:`-V(D, G)`:
+
+    .. math::
+
+        L_D = -\mathbb E[\log \sigma(r)] - \mathbb E[\log(1-\sigma(f))]
+            = \mathbb E[\operatorname{softplus}(-r)] + \mathbb E[\operatorname{softplus}(f)].
+
+    ``"hinge"``: :math:`\mathbb E[\max(0, 1-r)] + \mathbb E[\max(0, 1+f)]`;
+    ``"wasserstein"``: :math:`\mathbb E[f] - \mathbb E[r]`.
+
+    Parameters
+    ----------
+    real_logits : array [n] or [n, 1]
+        Discriminator outputs *before* the sigmoid on real samples.
+    fake_logits : array [m] or [m, 1]
+        The same on generated samples.
+    kind : {"minimax", "non_saturating", "hinge", "wasserstein"}
+
+    Returns
+    -------
+    scalar tensor, float32 (float64 if the logits are float64).
+
+    Examples
+    --------
+    >>> import math
+    >>> round(float(discriminator_loss([0.0], [0.0])), 6) == round(2 * math.log(2), 6)
+    True
+    >>> float(discriminator_loss([2.0], [-3.0], kind="hinge"))
+    0.0
+    """
+    check_kind(kind)
+    r = _as_logits(real_logits, "real_logits")
+    f = _as_logits(fake_logits, "fake_logits")
+    if r.dtype != f.dtype:
+        r, f = ops.cast(r, "float64"), ops.cast(f, "float64")
+    return _d_loss(r, f, kind)
+
+
+def generator_loss(fake_logits, kind="non_saturating"):
+    r"""Loss the generator minimises, from the discriminator's logits on its samples.
+
+    * ``"minimax"`` (saturating, the original objective):
+      :math:`L_G = \mathbb E[\log(1 - \sigma(f))] = -\mathbb E[\operatorname{softplus}(f)]`;
+      its gradient :math:`\partial L_G/\partial f = -\sigma(f)/n` vanishes when
+      D confidently rejects the fakes (:math:`\sigma(f)\to 0`), i.e. early in training.
+    * ``"non_saturating"``:
+      :math:`L_G = -\mathbb E[\log \sigma(f)] = \mathbb E[\operatorname{softplus}(-f)]`;
+      gradient :math:`-(1-\sigma(f))/n`, largest exactly when D rejects the fakes.
+    * ``"hinge"`` and ``"wasserstein"``: :math:`L_G = -\mathbb E[f]`.
+
+    Parameters
+    ----------
+    fake_logits : array [m] or [m, 1]
+        Discriminator logits on generated samples.
+    kind : {"minimax", "non_saturating", "hinge", "wasserstein"}
+
+    Returns
+    -------
+    scalar tensor, float32 (float64 if the logits are float64).
+
+    Examples
+    --------
+    >>> import math
+    >>> round(float(generator_loss([0.0])), 6) == round(math.log(2), 6)
+    True
+    >>> round(float(generator_loss([0.0], kind="minimax")), 6) == round(-math.log(2), 6)
+    True
+    """
+    check_kind(kind)
+    return _g_loss(_as_logits(fake_logits, "fake_logits"), kind)

@@ -1,0 +1,279 @@
+"""The course assignments: instructor notebooks pass their checks, student notebooks fail them cleanly,
+and the checks of ``kgan_utils.checks`` catch the usual mistakes with a message that says what went wrong."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from keras import ops
+
+from kgan_utils import checks
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # the notebooks plot
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR = sorted((ROOT / "assignments" / "instructor").glob("*.ipynb"))
+STUDENT = ROOT / "assignments" / "student"
+sys.path.insert(0, str(ROOT / "tools"))
+import strip_solutions  # noqa: E402
+
+
+def run_cells(path: Path):
+    """Execute the code cells of a notebook in one namespace (the Colab cell is skipped).
+
+    Returns a list of (cell source, exception or None, stdout)."""
+    nb = nbformat.read(path, as_version=4)
+    ns: dict = {"__name__": "__assignment__"}
+    results = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "colab-install" in cell.metadata.get("tags", []):
+            continue
+        out = io.StringIO()
+        err = None
+        # register the source, as IPython does, so that inspect (tf.function's autograph) can read it
+        filename = f"<{path.parent.name}/{path.name} cell {i}>"
+        linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
+        with contextlib.redirect_stdout(out):
+            try:
+                exec(compile(cell.source, filename, "exec"), ns)  # noqa: S102 - our own notebooks
+            except Exception as e:  # noqa: BLE001 - recorded and asserted on by the tests
+                err = e
+        results.append((cell.source, err, out.getvalue()))
+    return results
+
+
+def is_check_cell(source: str) -> bool:
+    return "checks.check_" in source
+
+
+def test_there_are_assignments_for_chapters_01_to_05():
+    names = [p.name[:2] for p in INSTRUCTOR]
+    assert {"01", "02", "03", "04", "05"} <= set(names), names
+
+
+def test_student_notebooks_are_up_to_date():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "strip_solutions.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, "run `make assignments`:\n" + proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_student_notebook_contains_no_solution(path):
+    teacher = nbformat.read(path, as_version=4)
+    student = nbformat.read(STUDENT / path.name, as_version=4)
+    assert len(student.cells) == len(teacher.cells)
+    text = "\n".join(c.source for c in student.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert text.count(strip_solutions.STUB) >= 1
+    for t, s in zip(teacher.cells, student.cells):
+        if s.cell_type == "code":
+            assert s.outputs == [] and s.execution_count is None
+        # every line inside a solution block of the instructor version is gone from the student version
+        inside = False
+        for line in t.source.split("\n"):
+            if "BEGIN SOLUTION" in line:
+                inside = True
+            elif "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 12:
+                assert line.strip() not in s.source, f"solution line left in {path.name}: {line.strip()!r}"
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_instructor_version_passes_every_check(path):
+    results = run_cells(path)
+    n_checks = 0
+    for source, err, out in results:
+        assert err is None, f"{path.name}: cell failed:\n{source}\n{type(err).__name__}: {err}"
+        if is_check_cell(source):
+            n_checks += 1
+            assert "\u2713" in out and "passed" in out, out
+    assert n_checks >= 1
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_student_version_fails_each_check_cleanly(path):
+    results = run_cells(STUDENT / path.name)
+    n_checks = 0
+    for source, err, out in results:
+        if is_check_cell(source):
+            n_checks += 1
+            # a clean failure: the check's AssertionError saying "not implemented", never a crash of the checker
+            assert isinstance(err, checks.CheckFailed), f"{path.name}: {source!r} gave {err!r}"
+            assert err.result.not_implemented
+            assert "not implemented yet" in str(err) and "NotImplementedError" in str(err)
+        elif err is not None:
+            # cells that use an unimplemented function stop at its `raise NotImplementedError`
+            assert isinstance(err, NotImplementedError), f"{path.name}: {source!r} raised {err!r}"
+    assert n_checks >= 1
+
+
+# ----------------------------------------------------------------------------- wrong implementations
+
+
+def _d2(x, y, sign=-1.0, clamp=True):
+    xx = ops.expand_dims(ops.sum(ops.square(x), axis=1), 1)
+    yy = ops.expand_dims(ops.sum(ops.square(y), axis=1), 0)
+    d2 = xx + yy + sign * 2.0 * ops.matmul(x, ops.transpose(y))
+    return ops.maximum(d2, 0.0) if clamp else d2
+
+
+def _gauss(x, y, sigma, denominator):
+    return ops.exp(-_d2(x, y) / denominator(sigma))
+
+
+def _mmd(x, y, sigma, biased=False, cross_sign=-1.0):
+    k = lambda a, b: _gauss(a, b, sigma, lambda s: 2 * s**2)  # noqa: E731
+    n, m = x.shape[0], y.shape[0]
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    if biased:
+        return ops.sum(kxx) / n**2 + ops.sum(kyy) / m**2 + cross_sign * 2 * ops.sum(kxy) / (n * m)
+    return ((ops.sum(kxx) - ops.trace(kxx)) / (n * (n - 1)) + (ops.sum(kyy) - ops.trace(kyy)) / (m * (m - 1))
+            + cross_sign * 2 * ops.sum(kxy) / (n * m))
+
+
+def _median_with_zeros(x):
+    return float(np.median(np.sqrt(ops.convert_to_numpy(_d2(x, x)))))
+
+
+def _median_squared(x):
+    d2 = ops.convert_to_numpy(_d2(x, x))
+    i, j = np.triu_indices(len(d2), k=1)
+    return float(np.median(d2[i, j]))
+
+
+def _sigmoid(t):
+    return 1.0 / (1.0 + np.exp(-t))
+
+
+WRONG = [
+    # (check, wrong implementation, words the message must contain)
+    ("check_pairwise_sq_distances", lambda x, y: _d2(x, y, sign=+1.0), "minus sign"),
+    ("check_pairwise_sq_distances", lambda x, y: _d2(x, y, clamp=False), "clamp"),
+    ("check_pairwise_sq_distances", lambda x, y: ops.sqrt(_d2(x, y)), "square them"),
+    ("check_pairwise_sq_distances", lambda x, y: ops.transpose(_d2(x, y)), "transposed"),
+    ("check_pairwise_sq_distances", lambda x, y: x @ y, "raised ValueError"),
+    ("check_gaussian_kernel", lambda x, y, s: _gauss(x, y, s, lambda s: s**2), "not sigma^2"),
+    ("check_gaussian_kernel", lambda x, y, s: ops.exp(_d2(x, y) / (2 * s**2)), "exponent must be negative"),
+    ("check_gaussian_kernel", lambda x, y, s: _gauss(x, y, s, lambda s: 2 * s), "not by 2 sigma"),
+    ("check_median_heuristic", _median_with_zeros, "zero distances"),
+    ("check_median_heuristic", _median_squared, "not of its square"),
+    ("check_mmd2_unbiased", lambda x, y, s: _mmd(x, y, s, biased=True), "BIASED estimator"),
+    ("check_mmd2_unbiased", lambda x, y, s: _mmd(x, y, s, cross_sign=+1.0), "minus sign"),
+    ("check_mmd2_unbiased", lambda x, y, s: ops.maximum(_mmd(x, y, s), 0.0), "expected: -0."),
+    ("check_mmd2_biased", lambda x, y, s: _mmd(x, y, s), "UNBIASED estimator"),
+    ("check_discriminator_loss",
+     lambda r, f: np.mean(np.logaddexp(0, -r)) - np.mean(np.logaddexp(0, f)), "wrong sign"),
+    ("check_discriminator_loss",
+     lambda r, f: -np.mean(np.log(_sigmoid(r))) - np.mean(np.log(1 - _sigmoid(f))), "softplus"),
+    ("check_generator_loss", lambda f: -np.mean(np.logaddexp(0, f)), "minimax"),
+    ("check_gan_train_step", lambda *a: _gan_step(*a, d_sign=-1.0), "discriminator minimises -V"),
+    ("check_gan_train_step", lambda *a: _gan_step(*a, minimax=True), "non-saturating"),
+    ("check_gan_train_step", lambda *a: _gan_step(*a, g_first=True), "discriminator first"),
+    ("check_gan_train_step", lambda *a: _gan_step(*a, joint=True), "also update the discriminator"),
+]
+
+
+def _gan_step(g, d, d_opt, g_opt, real, z, d_sign=1.0, minimax=False, g_first=False, joint=False):
+    import tensorflow as tf
+
+    def d_step():
+        with tf.GradientTape() as tape:
+            loss = ops.mean(ops.softplus(-d(real))) + d_sign * ops.mean(ops.softplus(d(g(z))))
+        d_opt.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
+        return loss
+
+    def g_step():
+        variables = g.trainable_variables + (d.trainable_variables if joint else [])
+        with tf.GradientTape() as tape:
+            f = d(g(z))
+            loss = -ops.mean(ops.softplus(f)) if minimax else ops.mean(ops.softplus(-f))
+        g_opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    if g_first:
+        g_loss = g_step()
+        return d_step(), g_loss
+    d_loss = d_step()
+    return d_loss, g_step()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("check_name, wrong, words", WRONG, ids=[f"{c}-{w}" for c, _, w in WRONG])
+def test_wrong_implementation_is_caught_with_a_clear_message(check_name, wrong, words):
+    check = getattr(checks, check_name)
+    result = check(wrong, raise_error=False, verbose=False)
+    assert not result.passed and not result.not_implemented
+    msg = result.message
+    assert check_name in msg and "input:" in msg and words in msg, msg
+    with pytest.raises(AssertionError, match=check_name):
+        check(wrong, verbose=False)
+
+
+def test_not_implemented_is_reported_not_crashed(capsys):
+    def pairwise_sq_distances(x, y):
+        raise NotImplementedError("Replace this line with your code.")
+
+    result = checks.check_pairwise_sq_distances(pairwise_sq_distances, raise_error=False)
+    assert not result and result.not_implemented and result.cases_passed == 0
+    assert "not implemented yet" in capsys.readouterr().out
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_pairwise_sq_distances(pairwise_sq_distances)
+    assert info.value.__cause__ is None and "pairwise_sq_distances" in str(info.value)
+
+
+def test_a_non_callable_is_reported():
+    result = checks.check_gaussian_kernel(42, raise_error=False, verbose=False)
+    assert not result and "expected a function" in result.message
+
+
+def test_library_functions_pass_the_checks():
+    from kgan_utils.distances import pairwise_sq_distances
+    from kgan_utils.kernels import gaussian_kernel, median_heuristic
+    from kgan_utils.mmd import mmd2
+
+    assert checks.check_pairwise_sq_distances(pairwise_sq_distances, verbose=False)
+    assert checks.check_gaussian_kernel(lambda x, y, s: gaussian_kernel(x, y, sigma=s), verbose=False)
+    assert checks.check_median_heuristic(median_heuristic, verbose=False)
+    assert checks.check_mmd2_unbiased(lambda x, y, s: mmd2(x, y, sigma=s), verbose=False)
+    assert checks.check_mmd2_biased(lambda x, y, s: mmd2(x, y, sigma=s, estimator="biased"), verbose=False)
+
+
+# ----------------------------------------------------------------------------- the stripping itself
+
+
+def test_strip_source_replaces_code_blocks_with_the_indentation_of_the_marker():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n\nprint(1)"
+    out, n = strip_solutions.strip_source(src, strip_solutions.CODE_BEGIN, strip_solutions.CODE_END,
+                                          lambda m: m.group(1) + strip_solutions.STUB, "t")
+    assert n == 1
+    assert out == f"def f(x):\n    {strip_solutions.STUB}\n\nprint(1)"
+    ns = {}
+    exec(out, ns)  # noqa: S102
+    with pytest.raises(NotImplementedError):
+        ns["f"](1)
+
+
+def test_strip_source_replaces_markdown_answers():
+    src = "Question?\n<!-- BEGIN SOLUTION -->\nThe answer.\n<!-- END SOLUTION -->"
+    out, n = strip_solutions.strip_source(src, strip_solutions.MD_BEGIN, strip_solutions.MD_END,
+                                          lambda m: strip_solutions.ANSWER, "t")
+    assert (out, n) == ("Question?\n" + strip_solutions.ANSWER, 1)
+
+
+@pytest.mark.parametrize("src", [
+    "### BEGIN SOLUTION\nx = 1",
+    "x = 1\n### END SOLUTION",
+    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+])
+def test_unbalanced_markers_are_errors(src):
+    with pytest.raises(strip_solutions.MarkerError):
+        strip_solutions.strip_source(src, strip_solutions.CODE_BEGIN, strip_solutions.CODE_END, lambda m: "", "t")
