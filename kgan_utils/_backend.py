@@ -86,3 +86,21 @@ def compute_gradients(loss_fn, variables, optimizer=None):
         scaled = optimizer.scale_loss(loss) if optimizer is not None else loss
     grads = tape.gradient(scaled, variables)
     return loss, aux, grads
+
+
+def input_gradient(fn, x):
+    """Gradient of ``sum(fn(x))`` with respect to the tensor ``x``, itself differentiable.
+
+    Used by gradient penalties (the MMD GAN's witness penalty): the nested tape
+    is recorded by any outer tape, so the penalty can be differentiated with
+    respect to the critic's weights. TensorFlow only, like :func:`compute_gradients`.
+    """
+    name = backend_name()
+    if name != "tensorflow":
+        raise NotImplementedError(f"Gradient penalties need the TensorFlow backend; the active backend is {name!r}.")
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = keras.ops.sum(fn(x))
+    return tape.gradient(out, x)

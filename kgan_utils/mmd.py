@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from keras import ops
 
+from kgan_utils._backend import is_symbolic
 from kgan_utils._validate import as_matrix, common_dtype, positive_int, positive_scalars, same_dim
 from kgan_utils.distances import _sq_dist
 from kgan_utils.kernels import _gaussian_from_sq, median_heuristic
@@ -52,6 +53,8 @@ def _resolve_kernel(x, y, sigma, kernel) -> _Kernel:
 
         return _Kernel(matrix, paired)
 
+    if sigma is None and (is_symbolic(x) or is_symbolic(y)):
+        raise ValueError("`sigma` must be given inside a traced function (the median heuristic needs concrete values).")
     sigmas = [median_heuristic(x, y)] if sigma is None else positive_scalars(sigma, "sigma")
 
     def matrix(a, b):
@@ -125,7 +128,10 @@ def mmd2(x, y, sigma=None, kernel=None, estimator="unbiased", block_size=None):
     x, y = common_dtype(x, y)
     if block_size is not None:
         block_size = positive_int(block_size, "block_size")
-    n, m = int(x.shape[0]), int(y.shape[0])
+    # Sizes are static for arrays; inside a traced training step the batch size may be unknown (None).
+    n, m = x.shape[0], y.shape[0]
+    if (n is None or m is None) and (estimator == "linear" or block_size is not None):
+        raise ValueError(f"The {estimator!r} estimator with block_size={block_size} needs batch sizes known in advance.")
     k = _resolve_kernel(x, y, sigma, kernel)
 
     if estimator == "linear":
@@ -139,12 +145,15 @@ def mmd2(x, y, sigma=None, kernel=None, estimator="unbiased", block_size=None):
         terms = k.paired(x1, x2) + k.paired(y1, y2) - k.paired(x1, y2) - k.paired(x2, y1)
         return ops.mean(terms)
 
-    if estimator == "unbiased" and (n < 2 or m < 2):
+    if estimator == "unbiased" and ((n is not None and n < 2) or (m is not None and m < 2)):
         raise ValueError(f"The unbiased estimator needs at least 2 rows in `x` and in `y`; got {n} and {m}.")
 
     sxx, txx = _sum_and_trace(k, x, None, block_size)
     syy, tyy = _sum_and_trace(k, y, None, block_size)
     sxy, _ = _sum_and_trace(k, x, y, block_size)
+    if n is None or m is None:  # run-time sizes, in the dtype of the sums
+        n = ops.cast(ops.shape(x)[0], sxx.dtype)
+        m = ops.cast(ops.shape(y)[0], sxx.dtype)
     if estimator == "unbiased":
         out = (sxx - txx) / (n * (n - 1)) + (syy - tyy) / (m * (m - 1)) - 2.0 * sxy / (n * m)
     else:

@@ -81,6 +81,7 @@ def test_offline_without_copy_fails_fast_with_instructions(tmp_path, monkeypatch
     # Simulate a network where connecting hangs; no real connection is attempted.
     def hang(*args, **kwargs):
         time.sleep(30)
+        raise OSError("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hang)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

@@ -192,3 +192,15 @@ def test_permutation_test_bad_arguments():
         mmd_permutation_test(np.ones((4, 2)), np.zeros((4, 2)), sigma=1.0, n_permutations=0)
     with pytest.raises(ValueError, match="estimator"):
         mmd_permutation_test(np.ones((4, 2)), np.zeros((4, 2)), sigma=1.0, estimator="linear")
+
+
+def test_mmd2_inside_a_traced_function_with_unknown_batch_size(rng):
+    # Inside fit(), Keras traces the step with the batch axis unknown (None).
+    x, y = rng.normal(size=(9, 2)), rng.normal(size=(7, 2)) + 0.4
+    traced = tf.function(
+        lambda a, b: mmd2(a, b, sigma=[0.5, 2.0]),
+        input_signature=[tf.TensorSpec([None, 2], tf.float64)] * 2,
+    )
+    assert float(traced(x, y)) == pytest.approx(mmd2_loop(x, y, gauss_pair([0.5, 2.0]), "unbiased"), rel=1e-10)
+    with pytest.raises(ValueError, match="sigma"):
+        tf.function(lambda a, b: mmd2(a, b), input_signature=[tf.TensorSpec([None, 2], tf.float64)] * 2)(x, y)

@@ -1,0 +1,473 @@
+r"""Kernel GANs: generators trained with the Maximum Mean Discrepancy (chapter 06).
+
+Two models, both subclasses of :class:`kgan_utils.gan.GAN`, so that ``fit()``,
+callbacks, progress bars and the command line work as for the DCGAN:
+
+* :class:`GMMN` -- a *generative moment matching network* (Li, Swersky & Zemel
+  2015; Dziugaite, Roy & Ghahramani 2015). No discriminator: the generator
+  minimises the MMD² between a batch of its samples and a batch of data under
+  a fixed mixture of Gaussian kernels, :func:`gmmn_loss`.
+* :class:`MMDGAN` -- the MMD GAN (Li et al. 2017; Bińkowski et al. 2018). A
+  critic network :math:`h_\phi` maps images to features; the MMD² is taken in
+  that feature space. The critic maximises it, the generator minimises it. The
+  critic is kept in check by the gradient penalty of Bińkowski et al. (2018) on
+  the MMD *witness function*, :func:`witness_gradient_penalty`.
+
+**Bandwidths.** ``sigma`` is a standard deviation, as everywhere in the library:
+:math:`k(x, y) = \sum_{s} \exp(-\lVert x-y\rVert^2 / 2s^2)` (see
+:mod:`kgan_utils.kernels`). GMMN's reference code passed a variance-like
+parameter :math:`\tilde s` with :math:`\exp(-\lVert x - y \rVert^2/\tilde s)`, i.e.
+:math:`\tilde s = 2 s^2`.
+
+**Why not** :func:`kgan_utils.mmd.mmd2` **inside** ``fit``: it reads the batch
+sizes as Python integers, which are unknown (``None``) while Keras traces the
+training step. :func:`gmmn_loss` computes the same estimators from the kernel
+matrices with sizes taken at run time (the tests check that both agree).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from kgan_utils._backend import input_gradient
+from kgan_utils._validate import as_matrix, common_dtype, positive_int, positive_scalars, same_dim
+from kgan_utils.gan import GAN
+from kgan_utils.mmd import mmd2, witness_function
+from kgan_utils.models import DEFAULT_LATENT_DIM, ModelSpec, build_generator
+
+__all__ = [
+    "GMMN",
+    "MMDGAN",
+    "gmmn_loss",
+    "witness_gradient_penalty",
+    "build_mlp",
+    "build_critic",
+    "build_kernel_gan",
+    "FEATURE_SIGMAS",
+    "MNIST_PIXEL_SIGMAS",
+    "KERNEL_MODEL_SPECS",
+]
+
+FEATURE_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0)
+"""Default bandwidths of the MMD GAN kernel in the critic's feature space (the grid of Li et al. 2017)."""
+
+MNIST_PIXEL_SIGMAS = (5.0, 10.0, 20.0, 40.0)
+"""Pixel-space GMMN bandwidths for MNIST scaled to [-1, 1]: the median heuristic (about 20) times 1/4, 1/2, 1, 2.
+
+Chapter 06 derives the choice: a Gaussian kernel of bandwidth sigma pulls hardest on pairs about sigma apart, and
+these four span the distances from a digit's nearest neighbour to an untrained generator's output.
+"""
+
+_ESTIMATORS = ("unbiased", "biased")
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _flatten(x, name):
+    """[n, ...] -> [n, d] with d the product of the (static) trailing dimensions."""
+    t = ops.convert_to_tensor(x)
+    if len(t.shape) < 2:
+        raise ValueError(f"`{name}` must have a batch axis and at least one feature axis; got shape {tuple(t.shape)}.")
+    if len(t.shape) > 2:
+        trailing = t.shape[1:]
+        if any(s is None for s in trailing):
+            raise ValueError(f"`{name}` must have known trailing dimensions; got shape {tuple(t.shape)}.")
+        t = ops.reshape(t, (-1, math.prod(trailing)))
+    if keras.backend.standardize_dtype(t.dtype) in ("float16", "bfloat16"):
+        t = ops.cast(t, "float32")  # kernel sums lose the small difference MMD^2 is in half precision
+    return as_matrix(t, name)
+
+
+def _check_estimator(estimator):
+    if estimator not in _ESTIMATORS:
+        raise ValueError(f"`estimator` must be one of {_ESTIMATORS}; got {estimator!r}.")
+
+
+def gmmn_loss(real, fake, sigma, estimator="unbiased"):
+    r"""The GMMN loss: MMD² between a batch of data and a batch of samples, Gaussian-mixture kernel.
+
+    Both batches are flattened to vectors (an image [28, 28, 1] becomes a row of
+    784 values). With :math:`k(a, b) = \sum_{s\in\text{sigma}} \exp(-\lVert a-b\rVert^2/2s^2)`,
+    n data rows :math:`x_i` and m generated rows :math:`y_j`, the unbiased estimate is
+
+    .. math::
+
+        \widehat{\mathrm{MMD}}^2_u = \frac{1}{n(n-1)}\sum_{i\ne i'} k(x_i, x_{i'})
+            + \frac{1}{m(m-1)}\sum_{j\ne j'} k(y_j, y_{j'})
+            - \frac{2}{nm}\sum_{i,j} k(x_i, y_j),
+
+    and ``"biased"`` keeps the diagonal terms and divides by :math:`n^2, m^2`.
+    Only the last two terms depend on the generator: minimising the loss pulls
+    every sample towards the data (:math:`-2k(x_i, y_j)`) and pushes the samples
+    apart from each other (:math:`+k(y_j, y_{j'})`), which is what prevents collapse.
+
+    It is :func:`kgan_utils.mmd.mmd2` on the flattened batches (half-precision
+    inputs are computed in float32: the kernel sums lose the small difference
+    MMD^2 is in float16).
+
+    Parameters
+    ----------
+    real : array [n, ...]
+        Data batch (n >= 2 for the unbiased estimator).
+    fake : array [m, ...]
+        Generated batch with the same trailing shape.
+    sigma : float or sequence of floats > 0
+        Bandwidths (standard deviations) of the Gaussian kernels that are summed.
+    estimator : {"unbiased", "biased"}
+
+    Returns
+    -------
+    scalar tensor, differentiable with respect to ``fake`` (and ``real``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0]]); y = np.array([[0.0], [1.0]])
+    >>> float(gmmn_loss(x, y, sigma=1.0, estimator="biased"))
+    0.0
+    >>> # far apart, k(x, y) = 0 and k(x1, x2) = k(y1, y2) = exp(-1/2) + exp(-1/8) (two bandwidths)
+    >>> round(float(gmmn_loss(x, y + 100.0, sigma=[1.0, 2.0])), 4), round(float(2 * (np.exp(-0.5) + np.exp(-0.125))), 4)
+    (2.9781, 2.9781)
+    """
+    _check_estimator(estimator)
+    sigmas = positive_scalars(sigma, "sigma")
+    x, y = _flatten(real, "real"), _flatten(fake, "fake")
+    same_dim(x, y, "real", "fake")
+    x, y = common_dtype(x, y)
+    for name, t in (("real", x), ("fake", y)):
+        if estimator == "unbiased" and t.shape[0] is not None and t.shape[0] < 2:
+            raise ValueError(f"The unbiased estimator needs at least 2 rows in `{name}`; got {t.shape[0]}.")
+    return mmd2(x, y, sigma=sigmas, estimator=estimator)
+
+
+def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
+    r"""Gradient penalty on the MMD witness function (Bińkowski et al. 2018).
+
+    In the critic's feature space the (unnormalised) witness function of the two
+    batches is
+
+    .. math::
+
+        f(x) = \frac1n\sum_{i} k\big(h(x), h(x_i)\big) - \frac1m\sum_{j} k\big(h(x), h(y_j)\big),
+
+    the function whose mean difference between data and samples *is* the
+    (biased) MMD² in feature space. As in WGAN-GP, its input gradient is pulled
+    towards norm 1 at random points :math:`\hat x = x_i + \alpha (y_i - x_i)`,
+    :math:`\alpha \sim U[0, 1]`, between paired data and samples:
+
+    .. math::  P = \mathbb E_{\hat x}\big[(\lVert \nabla_{\hat x} f(\hat x)\rVert_2 - 1)^2\big].
+
+    Without it the critic could make the MMD as large as it likes by stretching
+    its features until every kernel value between different points is 0; the
+    penalty bounds how steeply the witness, and hence the loss the generator
+    sees, can change.
+
+    The per-sample gradients are obtained from the gradient of the sum, which is
+    correct when the critic treats batch elements independently (no batch
+    normalisation in the critic).
+
+    Parameters
+    ----------
+    critic : callable
+        ``critic(x) -> [n, feature_dim]``, e.g. a keras.Model.
+    real, fake : tensors [n, ...]
+        Paired data and generated batches of the same shape.
+    sigma : float or sequence of floats > 0
+        Bandwidths of the Gaussian-mixture kernel in feature space.
+    seed : int or keras.random.SeedGenerator, optional
+        Seed of the interpolation weights.
+
+    Returns
+    -------
+    scalar tensor P >= 0.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> identity = lambda t: t        # h(x) = x
+    >>> p = witness_gradient_penalty(identity, np.zeros((2, 1), "float32"), np.ones((2, 1), "float32"), sigma=1.0, seed=0)
+    >>> bool(float(p) >= 0)
+    True
+    """
+    sigmas = positive_scalars(sigma, "sigma")
+    real = ops.convert_to_tensor(real)
+    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
+    if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
+        raise ValueError(f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}.")
+    n = ops.shape(real)[0]
+    alpha = keras.random.uniform((n,) + (1,) * (len(real.shape) - 1), dtype=real.dtype, seed=seed)
+    x_hat = real + alpha * (fake - real)
+    h_real = _flatten(critic(real), "critic(real)")
+    h_fake = _flatten(critic(fake), "critic(fake)")
+
+    def witness(t):
+        return witness_function(h_real, h_fake, _flatten(critic(t), "critic(x_hat)"), sigma=sigmas)
+
+    grads = ops.reshape(input_gradient(witness, x_hat), (n, -1))
+    grads = ops.cast(grads, "float32") if keras.backend.standardize_dtype(grads.dtype) != "float64" else grads
+    norms = ops.sqrt(ops.sum(ops.square(grads), axis=1) + 1e-12)  # eps: sqrt has an infinite slope at 0
+    return ops.mean(ops.square(norms - 1.0))
+
+
+# ----------------------------------------------------------------------------- models
+
+
+class GMMN(GAN):
+    r"""Generative moment matching network: a generator trained by minimising MMD² to the data.
+
+    One training step draws noise for a batch as large as the data batch and
+    takes one optimizer step on :func:`gmmn_loss` (no discriminator; the logged
+    ``g_loss`` is the MMD² estimate of the batch).
+
+    Parameters
+    ----------
+    generator : keras.Model
+        ``[n, latent_dim] -> [n, ...]`` samples shaped like the data.
+    latent_dim : int
+    sigma : float or sequence of floats > 0
+        Bandwidths (standard deviations, in the units of the data) of the
+        Gaussian kernels that are summed. Choose them relative to the distances
+        in the data, e.g. a few multiples of the median heuristic.
+    estimator : {"unbiased", "biased"}
+    seed : int, optional
+        Seed of the training noise.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> keras.utils.set_random_seed(0)
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> model = GMMN(g, latent_dim=2, sigma=[0.5, 1.0, 2.0], seed=0)
+    >>> model.compile(g_optimizer=keras.optimizers.Adam(1e-2))
+    >>> hist = model.fit(np.full((64, 2), 3.0, "float32"), batch_size=32, epochs=1, verbose=0)
+    >>> sorted(hist.history), model.generate(4, seed=0).shape
+    (['g_loss'], (4, 2))
+    """
+
+    def __init__(self, generator, latent_dim, sigma, estimator="unbiased", seed=None, **kwargs):
+        super().__init__(generator, None, latent_dim, d_steps=0, seed=seed, **kwargs)
+        _check_estimator(estimator)
+        self.sigma = positive_scalars(sigma, "sigma")
+        self.estimator = estimator
+
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
+        """Attach the generator's optimizer (``g_optimizer=``); a ``d_optimizer`` is ignored (there is no D)."""
+        super().compile(d_optimizer=None, g_optimizer=g_optimizer, jit_compile=jit_compile, **kwargs)
+
+    def generator_loss_fn(self, real, z):
+        fake = self.generator(z, training=True)
+        return gmmn_loss(real, fake, self.sigma, self.estimator), {}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("loss", None)
+        config.pop("d_steps", None)
+        return {**config, "sigma": list(self.sigma), "estimator": self.estimator}
+
+
+class MMDGAN(GAN):
+    r"""MMD GAN: MMD² in the feature space of a critic, with the witness gradient penalty.
+
+    With critic features :math:`h = h_\phi(\cdot)` and a Gaussian-mixture kernel
+    :math:`k` (bandwidths ``sigma``), each training step does
+
+    * ``d_steps`` critic updates minimising
+      :math:`-\widehat{\mathrm{MMD}}^2_u\big(h(x), h(G(z))\big) + \lambda P`
+      (:func:`gmmn_loss` on the features, :func:`witness_gradient_penalty` P);
+    * one generator update minimising :math:`\widehat{\mathrm{MMD}}^2_u\big(h(x), h(G(z))\big)`.
+
+    Logged: ``d_loss``, ``g_loss`` (the MMD² of the generator step), ``mmd2``
+    (the critic step's MMD²) and ``gp`` (the penalty P).
+
+    Parameters
+    ----------
+    generator : keras.Model
+        ``[n, latent_dim] -> [n, ...]``.
+    critic : keras.Model
+        ``[n, ...] -> [n, feature_dim]`` features, without batch normalisation
+        (the penalty needs per-sample gradients).
+    latent_dim : int
+    sigma : float or sequence of floats > 0
+        Kernel bandwidths in feature space; default :data:`FEATURE_SIGMAS`.
+    gradient_penalty : float >= 0
+        The weight :math:`\lambda` (1 in Bińkowski et al. 2018).
+    d_steps : int >= 1
+        Critic updates per generator update.
+    seed : int, optional
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> keras.utils.set_random_seed(0)
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> h = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    >>> model = MMDGAN(g, h, latent_dim=2, seed=0)
+    >>> model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    >>> hist = model.fit(np.ones((64, 2), "float32"), batch_size=32, epochs=1, verbose=0)
+    >>> sorted(hist.history)
+    ['d_loss', 'g_loss', 'gp', 'mmd2']
+    """
+
+    def __init__(self, generator, critic, latent_dim, sigma=FEATURE_SIGMAS, gradient_penalty=1.0, d_steps=1,
+                 seed=None, **kwargs):
+        if critic is None:
+            raise ValueError("`critic` is None; an MMD GAN needs a critic keras.Model [n, ...] -> [n, feature_dim].")
+        d_steps = positive_int(d_steps, "d_steps", minimum=1)
+        super().__init__(generator, critic, latent_dim, d_steps=d_steps, seed=seed, **kwargs)
+        self.sigma = positive_scalars(sigma, "sigma")
+        try:
+            gradient_penalty = float(gradient_penalty)
+        except (TypeError, ValueError):
+            raise ValueError(f"`gradient_penalty` must be a number >= 0; got {gradient_penalty!r}.") from None
+        if not math.isfinite(gradient_penalty) or gradient_penalty < 0:
+            raise ValueError(f"`gradient_penalty` must be finite and >= 0; got {gradient_penalty}.")
+        self.gradient_penalty = gradient_penalty
+        self.mmd2_tracker = keras.metrics.Mean(name="mmd2")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+
+    @property
+    def critic(self):
+        """The critic :math:`h_\\phi` (stored as ``discriminator`` by the base class)."""
+        return self.discriminator
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.mmd2_tracker, self.gp_tracker]
+
+    def _features(self, x):
+        return _flatten(self.discriminator(x, training=True), "critic output")
+
+    def discriminator_loss_fn(self, real, z):
+        fake = ops.stop_gradient(self.generator(z, training=True))
+        mmd2 = gmmn_loss(self._features(real), self._features(fake), self.sigma)
+        loss = -mmd2
+        penalty = ops.zeros((), mmd2.dtype)
+        if self.gradient_penalty > 0:
+            critic = lambda t: self.discriminator(t, training=True)  # noqa: E731
+            penalty = ops.cast(witness_gradient_penalty(critic, real, ops.cast(fake, real.dtype), self.sigma,
+                                                        seed=self.seed_generator), mmd2.dtype)
+            loss = loss + self.gradient_penalty * penalty
+        self.mmd2_tracker.update_state(mmd2)
+        self.gp_tracker.update_state(penalty)
+        return loss, {}
+
+    def generator_loss_fn(self, real, z):
+        fake = self.generator(z, training=True)
+        return gmmn_loss(self._features(real), self._features(fake), self.sigma), {}
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        return {**logs, "mmd2": self.mmd2_tracker.result(), "gp": self.gp_tracker.result()}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("loss", None)
+        return {**config, "sigma": list(self.sigma), "gradient_penalty": self.gradient_penalty}
+
+
+# ----------------------------------------------------------------------------- small builders
+
+
+def build_mlp(input_dim, output_dim, hidden=(128, 128), output_activation=None, name="mlp"):
+    """A fully connected network ``input_dim -> hidden... (ReLU) -> output_dim``.
+
+    Used for the 2-D toys (generator and critic) and for a generator of
+    autoencoder codes.
+
+    Examples
+    --------
+    >>> build_mlp(2, 3, hidden=(8,)).output_shape
+    (None, 3)
+    """
+    input_dim, output_dim = positive_int(input_dim, "input_dim"), positive_int(output_dim, "output_dim")
+    layers = [keras.Input((input_dim,))]
+    layers += [keras.layers.Dense(positive_int(h, "hidden"), activation="relu") for h in hidden]
+    layers.append(keras.layers.Dense(output_dim, activation=output_activation, dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+def build_critic(feature_dim=16, width=32, input_shape=(28, 28, 1)):
+    """A convolutional critic for 28x28 images: ``[n, 28, 28, 1] -> [n, feature_dim]`` features.
+
+    ``Conv(width, 4, stride 2) - LeakyReLU - Conv(2 width, 4, stride 2) - LeakyReLU - Flatten - Dense(feature_dim)``:
+    the DCGAN discriminator's body without batch normalisation (the gradient
+    penalty needs per-sample gradients), ending in features instead of a logit.
+
+    Examples
+    --------
+    >>> build_critic(feature_dim=8, width=4).output_shape
+    (None, 8)
+    """
+    feature_dim, width = positive_int(feature_dim, "feature_dim"), positive_int(width, "width")
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(tuple(input_shape)),
+            layers.Conv2D(width, 4, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.Conv2D(2 * width, 4, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.Flatten(),
+            layers.Dense(feature_dim, dtype="float32"),
+        ],
+        name="critic",
+    )
+
+
+# ----------------------------------------------------------------------------- named models (command line)
+
+
+def _build_gmmn_networks(latent_dim=DEFAULT_LATENT_DIM, width=64):
+    return build_generator(latent_dim, width), None
+
+
+def _build_mmdgan_networks(latent_dim=DEFAULT_LATENT_DIM, width=64):
+    # width // 2: the critic's channels (width/2, width) are those of the DCGAN discriminator of the same width.
+    return build_generator(latent_dim, width), build_critic(feature_dim=16, width=max(width // 2, 1))
+
+
+KERNEL_MODEL_SPECS = {
+    "gmmn": ModelSpec(_build_gmmn_networks, DEFAULT_LATENT_DIM, 64, 256, 3e-3, 0.5, "mmd",
+                      "GMMN: the DCGAN generator trained on pixel-space MMD^2 (MNIST_PIXEL_SIGMAS), Adam(3e-3), batch 256"),
+    "mmdgan": ModelSpec(_build_mmdgan_networks, DEFAULT_LATENT_DIM, 64, 64, 3e-4, 0.5, "mmd",
+                        "MMD GAN with the witness gradient penalty, 16 critic features, Adam(3e-4, 0.5, 0.9), batch 64"),
+}
+"""The kernel GANs of chapter 06 by name, in the format of :data:`kgan_utils.models.MODEL_SPECS`.
+
+``build(latent_dim, width)`` returns ``(generator, critic or None)``; the ``loss`` field is ``"mmd"``.
+"""
+
+
+def build_kernel_gan(model, latent_dim=None, width=None, learning_rate=None, beta_1=None, seed=0, jit_compile="auto"):
+    """A compiled :class:`GMMN` (``model="gmmn"``) or :class:`MMDGAN` (``"mmdgan"``) with the chapter's settings.
+
+    Unset arguments take the defaults of :data:`KERNEL_MODEL_SPECS`. The MMD GAN uses
+    Adam with ``beta_2 = 0.9`` for both networks, as Bińkowski et al. (2018).
+    Seed the weights with ``keras.utils.set_random_seed`` before calling.
+
+    Examples
+    --------
+    >>> model = build_kernel_gan("gmmn", width=4, latent_dim=8)
+    >>> type(model).__name__, model.sigma
+    ('GMMN', [5.0, 10.0, 20.0, 40.0])
+    """
+    if model not in KERNEL_MODEL_SPECS:
+        raise ValueError(f"`model` must be one of {sorted(KERNEL_MODEL_SPECS)}; got {model!r}.")
+    spec = KERNEL_MODEL_SPECS[model]
+    latent_dim = spec.latent_dim if latent_dim is None else latent_dim
+    width = spec.width if width is None else width
+    learning_rate = spec.learning_rate if learning_rate is None else learning_rate
+    beta_1 = spec.beta_1 if beta_1 is None else beta_1
+    generator, critic = spec.build(latent_dim, width)
+    if model == "gmmn":
+        gan = GMMN(generator, latent_dim, sigma=MNIST_PIXEL_SIGMAS, seed=seed)
+        gan.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1), jit_compile=jit_compile)
+        return gan
+    gan = MMDGAN(generator, critic, latent_dim, seed=seed)
+    gan.compile(keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.9),
+                keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.9), jit_compile=jit_compile)
+    return gan

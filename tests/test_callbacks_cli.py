@@ -1,0 +1,239 @@
+"""Callbacks (sample grids, GIF, checkpoint/resume, metrics, time budget) and the command line."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan_utils import __main__ as cli
+from kgan_utils import callbacks as cb
+from kgan_utils.data import load_mnist, make_image_dataset, to_uint8
+from kgan_utils.gan import GAN
+from kgan_utils.models import build_discriminator, build_generator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_mnist(source="sample", verbose=False).x_train[:256]
+
+
+def make_gan(width=8, latent_dim=16):
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(latent_dim, width), build_discriminator(width), latent_dim, seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return gan
+
+
+def fit(gan, images, epochs, initial_epoch=0, callbacks=()):
+    ds = make_image_dataset(images, 64, seed=0, skip_epochs=initial_epoch)
+    return gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0, shuffle=False)
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def test_image_grid_places_each_image():
+    x = np.arange(5, dtype=np.uint8)[:, None, None] * np.ones((1, 3, 4), np.uint8)
+    g = cb.image_grid(x, ncols=2, pad=1)
+    assert g.shape == (3 * 4 + 1, 2 * 5 + 1)
+    for i in range(5):
+        r, c = divmod(i, 2)
+        assert (g[1 + 4 * r : 4 + 4 * r, 1 + 5 * c : 5 + 5 * c] == i).all()
+    assert g[:, 0].max() == 0 and g[-4:-1, 6:10].max() == 0  # padding and the empty sixth cell
+    assert cb.image_grid(np.full((4, 2, 2, 1), 1.0)).max() == 255  # float in [-1, 1]: 1.0 -> white
+    with pytest.raises(ValueError, match="images"):
+        cb.image_grid(np.zeros((0, 28, 28)))
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates an interruption: raises after the given epoch (after the checkpoint was written)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_to_the_same_result(images, tmp_path):
+    steps = len(images) // 64
+    # Uninterrupted: 3 epochs.
+    full = make_gan()
+    fit(full, images, 3, callbacks=[cb.GANCheckpoint(tmp_path / "full")])
+
+    # Interrupted after epoch 1 of 3 ...
+    first = make_gan()
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, images, 3, callbacks=[cb.GANCheckpoint(tmp_path / "run"), cb.SampleGrid(tmp_path / "run" / "s", n=4),
+                                         StopAfter(1)])
+    assert cb.read_checkpoint_epoch(tmp_path / "run") == 1
+    # ... and resumed in a fresh model.
+    resumed = make_gan()
+    epoch, history = cb.restore_checkpoint(resumed, tmp_path / "run")
+    assert epoch == 1 and len(history) == 1
+    assert int(resumed.g_optimizer.iterations.numpy()) == steps  # optimizer state restored, not reset
+    assert int(resumed.d_optimizer.iterations.numpy()) == steps
+    seen = []
+    counter = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e + 1))
+    fit(resumed, images, 3, initial_epoch=epoch,
+        callbacks=[counter, cb.GANCheckpoint(tmp_path / "run", history), cb.SampleGrid(tmp_path / "run" / "s", n=4)])
+    assert seen == [2, 3]
+    assert int(resumed.g_optimizer.iterations.numpy()) == 3 * steps
+    with open(tmp_path / "run" / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(rows[0])
+    # Weights, optimizer moments and the noise state: the same as without the interruption (CPU is deterministic).
+    for a, b in zip(full.state_variables(), resumed.state_variables()):
+        np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value), err_msg=a.path)
+    frames = sorted(p.name for p in (tmp_path / "run" / "s").glob("epoch_*.png"))
+    assert frames == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    gif = Image.open(tmp_path / "run" / "s" / "progress.gif")
+    assert gif.n_frames == 3
+    # A checkpoint only loads into the architecture it came from.
+    with pytest.raises(ValueError, match="shape"):
+        cb.restore_checkpoint(make_gan(width=16), tmp_path / "run")
+    with pytest.raises(ValueError, match="no checkpoint"):
+        cb.restore_checkpoint(make_gan(), tmp_path / "nothing")
+
+
+def test_epoch_metrics_reach_the_log_and_time_budget_stops(images, tmp_path):
+    calls = []
+
+    def evaluate(x):
+        calls.append(x.shape)
+        return {"mean_pixel": float(x.mean()), "ignored": 1.0}
+
+    gan = make_gan()
+    budget = cb.TimeBudget(1e-6, batch_size=64)
+    metrics = cb.EpochMetrics(evaluate, n=10, keys=["mean_pixel"], verbose=False)
+    hist = fit(gan, images, 5, callbacks=[metrics, cb.GANCheckpoint(tmp_path), budget])
+    assert budget.batches == 1 and budget.images_seen == 64  # stopped after the first batch
+    assert calls == [(10, 28, 28, 1)]  # evaluated at the (early) end
+    assert "mean_pixel" in hist.history and "ignored" not in hist.history
+    assert json.loads((tmp_path / "metrics.json").read_text())[0]["mean_pixel"] == pytest.approx(hist.history["mean_pixel"][0])
+    with pytest.raises(ValueError, match="evaluate"):
+        cb.EpochMetrics("not callable")
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def smoke_env(tmp_path, monkeypatch):
+    """Run the command line in tmp_path, in smoke mode (the shipped sample), with a private classifier cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KGAN_SMOKE", "1")
+    monkeypatch.delenv("KGAN_MNIST_PATH", raising=False)
+    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
+    import kgan_utils.metrics as metrics
+
+    # The real classifier (8 epochs, width 32) is too slow for a unit test; a tiny one exercises the same path.
+    real_get = metrics.get_classifier
+    monkeypatch.setattr(metrics, "get_classifier", lambda data: real_get(data, epochs=1, width=4, feature_dim=8, verbose=False))
+    common = ["--out", "runs/tiny", "--train-size", "128", "--batch-size", "64", "--width", "8", "--verbose", "0"]
+    assert cli.main(["train", "--epochs", "1", "--metrics-samples", "100", *common]) == 0
+    run = smoke_env / "runs" / "tiny"
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "dcgan" and config["train_size"] == 128 and config["width"] == 8
+    assert config["data_source"].startswith("sample") and config["precision"] == "float32"
+    assert cli.main(["train", "--epochs", "2", "--resume", "--metrics-every", "0", "--out", "runs/tiny", "--verbose", "0"]) == 0
+    assert "resuming runs/tiny after epoch 1 (optimizer step 2)" in capsys.readouterr().out
+    rows = json.loads((run / "metrics.json").read_text())
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert {"fid", "kid", "coverage"} <= set(rows[0]) and "fid" not in rows[1]  # epoch 2 not evaluated
+    assert (run / "samples" / "progress.gif").is_file()
+    assert cli.main(["train", "--epochs", "2", "--resume", "--out", "runs/tiny"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+    # `python -m kgan_utils` as a user runs it, in a fresh process.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run([sys.executable, "-m", "kgan_utils", "sample", "--run", "runs/tiny", "--n", "50", "--out", "s.npz"],
+                       cwd=smoke_env, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with np.load(smoke_env / "s.npz") as f:
+        x = f["x"]
+    assert x.dtype == np.uint8 and x.shape == (50, 28, 28)
+    gan, _ = cli.load_run(run)
+    np.testing.assert_array_equal(x, to_uint8(gan.generate(50, seed=0))[..., 0])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0", "--out", "r"], "positive integer"),
+        (["train", "--epochs", "1"], "--out"),
+        (["train", "--epochs", "1", "--out", "r", "--model", "vae"], "invalid choice"),
+        (["train", "--epochs", "1", "--out", "r", "--batch-size", "5000"], "larger than"),
+        (["train", "--epochs", "1", "--out", "r", "--train-size", "99999"], "larger than"),
+        (["train", "--epochs", "1", "--out", "r", "--loss", "l2"], "--loss"),
+        (["train", "--epochs", "1", "--out", "r", "--lr", "-1"], "positive number"),
+        (["train", "--epochs", "1", "--out", "r", "--model", "tutorial", "--width", "8"], "fixed widths"),
+        (["train", "--epochs", "1", "--out", "r", "--data", "/no/such/mnist"], "does not exist"),
+        (["train", "--epochs", "2", "--out", "r", "--resume"], "no run to resume"),
+        (["sample", "--run", "r", "--out", "x.npz"], "not a trained run"),
+        (["sample", "--run", "r", "--out", "x.npz", "--n", "-5"], "positive integer"),
+        (["evaluate", "--samples", "missing.npz"], "does not exist"),
+    ],
+)
+def test_cli_refuses_unusable_arguments(argv, message, smoke_env, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_to_overwrite_or_change_a_run(smoke_env, capsys):
+    run = smoke_env / "r"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(b"")
+    (run / "config.json").write_text(json.dumps({"model": "dcgan", "seed": 0, "batch_size": 64}))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--epochs", "1", "--out", "r"])
+    assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--epochs", "3", "--out", "r", "--resume", "--seed", "5"])
+    assert exc.value.code == 2 and "--seed 5 (run: 0)" in capsys.readouterr().err
+
+
+def test_command_help_lists_the_options():
+    text = cli.command_help("train")
+    for option in ("--epochs", "--out", "--resume", "--data", "--seed", "--batch-size", "--model"):
+        assert option in text
+    assert "--run" in cli.command_help("sample")
+
+
+def test_plotting_draws_from_metric_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kgan_utils import plotting
+
+    rows = [{"epoch": e, "d_loss": 1.0 + e, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4, "fid": 10.0 / e,
+             "kid": 0.1 / e, "kid_std": 0.01} for e in (1, 2, 3)]
+    ax1, ax2 = plotting.plot_training_curves(rows)
+    np.testing.assert_array_equal(ax1.lines[0].get_ydata(), [2.0, 3.0, 4.0])
+    axes = plotting.plot_metrics(rows + [{"epoch": 4, "d_loss": 1.0}], keys=("fid", "kid"))
+    assert len(axes) == 2 and axes[0].get_yscale() == "log"
+    np.testing.assert_allclose(axes[0].lines[0].get_xdata(), [1, 2, 3])  # the row without "fid" is skipped
+    grid = plotting.show_neighbours(np.zeros((2, 28, 28), np.uint8), np.zeros((2, 3, 28, 28), np.uint8),
+                                    np.ones((2, 3)), title="t")
+    assert grid.shape == (2, 4) and grid[0, 1].get_title() == "1.00"
+    plt.close("all")
