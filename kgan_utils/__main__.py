@@ -200,6 +200,7 @@ def _resolve_config(args, parser, data):
             parser.error("--resume: the training images differ from the ones this run was trained on "
                          f"({config['data_source']}); pass the same --data.")
         config["epochs"] = args.epochs
+        config["jit_compile"] = args.jit_compile  # changes speed, not the training state: may differ on resume
         return config
     if (out / "checkpoint.npz").exists() or cfg_path.exists():
         parser.error(f"--out: {out} already holds a run; pass --resume to continue it or choose another folder.")
@@ -252,7 +253,7 @@ def cmd_train(args, parser):
     from kgan_utils import callbacks as cb
     from kgan_utils.data import make_image_dataset
 
-    if args.resume and args.data is None and not Path(args.out, CONFIG_NAME).is_file():
+    if args.resume and not Path(args.out, CONFIG_NAME).is_file():  # before the data are loaded
         parser.error(f"--resume: {args.out} holds no run to resume.")
     data = _load_data(parser, args.data)
     config = _resolve_config(args, parser, data)
