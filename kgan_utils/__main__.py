@@ -38,24 +38,23 @@ RUN_KEYS = ("model", "seed", "batch_size", "latent_dim", "width", "learning_rate
             "train_size")
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+def _int_at_least(minimum, what):
+    """An argparse type: an integer >= ``minimum``; ``what`` names the expectation in the error."""
+
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
+_positive_int = _int_at_least(1, "a positive integer")
+_nonneg_int = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text):
@@ -105,6 +104,9 @@ def build_parser():
     t.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="auto = mixed_float16 on a GPU, float32 on a CPU")
     t.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA; auto = on a GPU only")
+    t.add_argument("--steps-per-execution", type=_positive_int, default=16,
+                   help="train steps per call of the compiled step (fewer Python round trips; the progress bar "
+                        "and per-batch callbacks update once per call); default 16")
     t.add_argument("--train-size", type=_positive_int, default=None, help="use only the first N training images")
     t.add_argument("--metrics-every", type=_nonneg_int, default=1, help="FID/KID/coverage every K epochs (0: never)")
     t.add_argument("--metrics-samples", type=_positive_int, default=2000, help="samples per metrics evaluation")
@@ -176,6 +178,7 @@ def build_gan(config):
         d_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=config["beta_1"]),
         g_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=config["beta_1"]),
         jit_compile=jit,
+        steps_per_execution=config.get("steps_per_execution", 1),
     )
     return gan
 
@@ -200,7 +203,8 @@ def _resolve_config(args, parser, data):
             parser.error("--resume: the training images differ from the ones this run was trained on "
                          f"({config['data_source']}); pass the same --data.")
         config["epochs"] = args.epochs
-        config["jit_compile"] = args.jit_compile  # changes speed, not the training state: may differ on resume
+        # These change speed, not the training state: they may differ on resume.
+        config["jit_compile"], config["steps_per_execution"] = args.jit_compile, args.steps_per_execution
         return config
     if (out / "checkpoint.npz").exists() or cfg_path.exists():
         parser.error(f"--out: {out} already holds a run; pass --resume to continue it or choose another folder.")
@@ -226,6 +230,7 @@ def _resolve_config(args, parser, data):
         "latent_dim": given.get("latent_dim", spec.latent_dim), "width": given.get("width", spec.width),
         "learning_rate": given.get("learning_rate", spec.learning_rate), "beta_1": given.get("beta_1", spec.beta_1),
         "loss": loss, "precision": given.get("precision", _resolve_precision("auto")), "jit_compile": args.jit_compile,
+        "steps_per_execution": args.steps_per_execution,
         "train_size": train_size, "epochs": args.epochs, "data_source": data.source,
         "data_sha256": _data_sha256(data.x_train[:train_size]),
     }

@@ -349,7 +349,10 @@ class EpochMetrics(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stop training once ``seconds`` of wall-clock time have passed since ``on_train_begin``.
 
-    Checked after every batch. ``elapsed`` and ``images_seen`` (batches times
+    Checked whenever Keras reports the end of a batch: after every batch, or
+    after every ``steps_per_execution`` batches when the model was compiled
+    with that option (Keras then passes the index of the last batch run, capped
+    here at the number of batches per epoch, which keeps ``batches`` exact). ``elapsed`` and ``images_seen`` (batches times
     ``batch_size``) give the throughput afterwards.
     """
 
@@ -362,12 +365,21 @@ class TimeBudget(keras.callbacks.Callback):
         self.batches = 0
         self.elapsed = 0.0
         self._start = None
+        self._in_epoch = 0
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = 0
+
     def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
+        # `batch` is the index of the last batch of this call; Keras reports a full call even when the
+        # epoch's last call runs fewer steps, so it is capped at the epoch's number of batches.
+        steps = (self.params or {}).get("steps")
+        end = min(batch + 1, steps) if steps else batch + 1
+        self.batches += end - self._in_epoch
+        self._in_epoch = end
         self.elapsed = time.perf_counter() - self._start
         if self.elapsed >= self.seconds:
             self.model.stop_training = True

@@ -127,6 +127,15 @@ def test_epoch_metrics_reach_the_log_and_time_budget_stops(images, tmp_path):
         cb.EpochMetrics("not callable")
 
 
+def test_time_budget_counts_every_batch_with_steps_per_execution(images):
+    gan = GAN(build_generator(16, 8), build_discriminator(8), 16, seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4), steps_per_execution=3)
+    budget = cb.TimeBudget(1e6, batch_size=64)
+    fit(gan, images, 2, callbacks=[budget])  # 4 batches per epoch: calls of 3 + 1 steps
+    assert budget.batches == 8 and budget.images_seen == 2 * len(images)
+    assert int(gan.g_optimizer.iterations.numpy()) == 8
+
+
 # ----------------------------------------------------------------------------- command line
 
 
