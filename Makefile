@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MNIST  ?= ../shared/data/mnist
 NOSOL  ?= _build/nosolutions
 
-.PHONY: install book test unit notebooks book-strict book-execute colab-cells bench clean \
+.PHONY: install book test unit notebooks book-strict book-execute colab-cells bench bench-gan clean \
         check-html browser book-nosolutions assignments
 
 $(STAMP): pyproject.toml constraints.txt
@@ -80,6 +80,10 @@ colab-cells: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mmd.py
+
+# The tutorial DCGAN against the default, 15 min each (BENCH_ARGS="--budget-min 5" to shorten); needs MNIST.
+bench-gan: $(STAMP)
+	$(BIN)/python benchmarks/bench_gan.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache
