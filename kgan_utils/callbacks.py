@@ -352,8 +352,9 @@ class TimeBudget(keras.callbacks.Callback):
     Checked whenever Keras reports the end of a batch: after every batch, or
     after every ``steps_per_execution`` batches when the model was compiled
     with that option (Keras then passes the index of the last batch run, capped
-    here at the number of batches per epoch, which keeps ``batches`` exact). ``elapsed`` and ``images_seen`` (batches times
-    ``batch_size``) give the throughput afterwards.
+    here at the number of batches per epoch, which keeps ``batches`` exact).
+    ``elapsed`` and ``images_seen`` (batches times ``batch_size``) give the
+    throughput afterwards.
     """
 
     def __init__(self, seconds, batch_size=None):
