@@ -9,13 +9,13 @@ STAMP  := $(VENV)/.installed
 MNIST  ?= ../shared/data/mnist
 NOSOL  ?= _build/nosolutions
 
-.PHONY: install book test unit notebooks book-strict book-execute colab-cells bench bench-gan clean \
-        check-html browser book-nosolutions assignments
+.PHONY: install book test unit backends notebooks notebooks-jax book-strict book-execute colab-cells bench bench-gan \
+        bench-backends clean check-html browser book-nosolutions assignments
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[book,test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[tensorflow,jax,torch,book,test]"
 	@touch $@
 
 install: $(STAMP)
@@ -24,10 +24,20 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) browser unit notebooks book-strict check-html
+test: $(STAMP) browser unit backends notebooks notebooks-jax book-strict check-html
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests kgan_utils --doctest-modules
+
+# The tests marked `backends` again under JAX and PyTorch (`unit` runs them, with everything else, on TensorFlow).
+backends: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider -m backends tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -p no:cacheprovider -m backends tests
+
+# Chapter 05 (the MNIST GAN) in smoke mode on the JAX backend: the book's GAN chapter does not depend on TensorFlow.
+notebooks-jax: $(STAMP)
+	KERAS_BACKEND=jax KGAN_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
+	  -p no:cacheprovider notebooks/05_mnist_gan.ipynb
 
 # Every notebook, executed in smoke mode; nbval compares the cells marked NBVAL_CHECK_OUTPUT.
 notebooks: $(STAMP)
@@ -80,6 +90,10 @@ colab-cells: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mmd.py
+
+# The default DCGAN on TensorFlow, JAX and PyTorch side by side (CPU; benchmarks/gpu_backends.sh on a GPU).
+bench-backends: $(STAMP)
+	$(BIN)/python benchmarks/bench_backends.py --data $(if $(KGAN_MNIST_PATH),$(KGAN_MNIST_PATH),$(abspath $(MNIST))) $(BENCH_ARGS)
 
 # The tutorial DCGAN against the default, 15 min each (BENCH_ARGS="--budget-min 5" to shorten); needs MNIST.
 bench-gan: $(STAMP)

@@ -7,13 +7,15 @@ In ONE run, on the same data, train
     and discriminator (Conv 64 5x5 s2 -> Conv 128 5x5 s2 -> Dense 1, dropout 0.3), Adam(1e-4),
     batch 256, latent 100, non-saturating BCE, and its train step (one generator pass per batch,
     both networks updated from it);
-(b) ``dcgan`` -- the book's default (``kgan_utils.models.MODEL_SPECS["dcgan"]``) with its own
+(b) ``dcgan`` -- the book's default (``kgan_utils.registry.MODELS["dcgan"]``) with its own
     settings, :class:`kgan_utils.gan.GAN`'s alternating train step and the command line's default
     ``steps_per_execution=16`` (16 steps per call of the compiled function);
 
 each for the same wall-clock budget (``--budget-min``, compile time included), then print the
 images/s of each, FID / KID / class coverage of ``--samples`` generated digits against the MNIST
-test set (features of the book's classifier, :mod:`kgan_utils.metrics`), and the ratios (b)/(a).
+test set (features of the book's classifier, :mod:`kgan_utils.classifier` and :mod:`kgan_utils.metrics`),
+and the ratios (b)/(a). Both models are built by :func:`kgan_utils.registry.build_gan`, (a) with the
+tutorial's train step plugged in (``gan_class``).
 
 Targets on a 2-core CPU: (b) >= 4x the images/s of (a); (b)'s FID <= 1/5 of (a)'s at an equal
 budget, with all 10 digits covered. Run it on a quiet machine: other processes change images/s.
@@ -56,10 +58,10 @@ def tutorial_gan_class():
             g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
             self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
             self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
-            for tracker, value in ((self.d_loss_tracker, d_loss), (self.g_loss_tracker, g_loss),
-                                   (self.d_real_tracker, tf.reduce_mean(tf.sigmoid(real_logits))),
-                                   (self.d_fake_tracker, tf.reduce_mean(tf.sigmoid(fake_logits)))):
-                tracker.update_state(value)
+            for name, value in (("d_loss", d_loss), ("g_loss", g_loss),
+                                ("d_real", tf.reduce_mean(tf.sigmoid(real_logits))),
+                                ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits)))):
+                self.trackers[name].update_state(value)
             return {t.name: t.result() for t in self.metrics}
 
     return TutorialStepGAN
@@ -68,18 +70,15 @@ def tutorial_gan_class():
 def train_one(name, data, budget_s, seed, steps_per_execution=1):
     import keras
 
+    from kgan_utils import registry
     from kgan_utils.callbacks import TimeBudget
     from kgan_utils.data import make_image_dataset
-    from kgan_utils.gan import GAN
-    from kgan_utils.models import MODEL_SPECS, count_multiply_adds
+    from kgan_utils.models import count_multiply_adds
 
-    spec = MODEL_SPECS[name]
-    keras.utils.set_random_seed(seed)
-    generator, discriminator = spec.build(spec.latent_dim, spec.width)
-    cls = tutorial_gan_class() if name == "tutorial" else GAN
-    gan = cls(generator, discriminator, spec.latent_dim, loss=spec.loss, seed=seed)
-    gan.compile(keras.optimizers.Adam(spec.learning_rate, beta_1=spec.beta_1),
-                keras.optimizers.Adam(spec.learning_rate, beta_1=spec.beta_1), steps_per_execution=steps_per_execution)
+    spec = registry.MODELS[name]
+    gan = registry.build_gan(name, seed=seed, steps_per_execution=steps_per_execution,
+                             gan_class=tutorial_gan_class() if name == "tutorial" else None)
+    generator, discriminator = gan.generator, gan.discriminator
     budget = TimeBudget(budget_s, batch_size=spec.batch_size)
 
     class Report(keras.callbacks.Callback):
@@ -128,9 +127,10 @@ def main(argv=None):
 
     import keras
 
-    from kgan_utils._backend import gpu_devices
+    from kgan_utils.backend import gpu_devices
+    from kgan_utils.classifier import get_classifier
     from kgan_utils.data import load_mnist
-    from kgan_utils.metrics import GanEvaluator, get_classifier
+    from kgan_utils.metrics import GanEvaluator
 
     data = load_mnist(path=args.data)
     clf = get_classifier(data)

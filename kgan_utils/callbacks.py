@@ -9,12 +9,16 @@ They work with :class:`kgan_utils.gan.GAN` (any model with ``generator``,
 * :class:`GANCheckpoint` -- every epoch, the full training state (both
   networks, both optimizers, the noise generator's seed state, the epoch
   number) in one ``.npz`` file, written atomically, plus the per-epoch metrics
-  as CSV and JSON. :func:`restore_checkpoint` loads it back and returns the
-  number of finished epochs, to pass to ``fit(initial_epoch=...)``.
+  as CSV and JSON, in the format of :mod:`kgan_utils.checkpoint`, whose
+  :func:`~kgan_utils.checkpoint.restore_checkpoint` loads it back and returns
+  the number of finished epochs, to pass to ``fit(initial_epoch=...)``.
 * :class:`EpochMetrics` -- runs any ``evaluate(images) -> dict`` (e.g. a
   :class:`kgan_utils.metrics.GanEvaluator`) on fresh samples and adds the values
   to the epoch's logs.
 * :class:`TimeBudget` -- stops training after a wall-clock budget (benchmarks).
+* :class:`DivergenceCheck` -- raises :class:`TrainingDiverged` at the end of an
+  epoch whose losses or generator weights are NaN or infinite, before later
+  callbacks draw samples from it or save it (the last checkpoint stays good).
 
 Callbacks come before metrics in the book's module order, so nothing here
 imports :mod:`kgan_utils.metrics`; an evaluator is passed in as a function.
@@ -22,11 +26,7 @@ imports :mod:`kgan_utils.metrics`; an evaluator is passed in as a function.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,23 +34,20 @@ import keras
 import numpy as np
 
 from kgan_utils._validate import positive_int
+from kgan_utils.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from kgan_utils.data import to_uint8
 
 __all__ = [
-    "image_grid",
-    "save_png",
-    "save_gif",
-    "SampleGrid",
-    "GANCheckpoint",
-    "CHECKPOINT_NAME",
-    "restore_checkpoint",
-    "read_checkpoint_epoch",
+    "DivergenceCheck",
     "EpochMetrics",
+    "GANCheckpoint",
+    "SampleGrid",
     "TimeBudget",
+    "TrainingDiverged",
+    "image_grid",
+    "save_gif",
+    "save_png",
 ]
-
-CHECKPOINT_NAME = "checkpoint.npz"
-
 
 # ----------------------------------------------------------------------------- images
 
@@ -158,21 +155,6 @@ class SampleGrid(keras.callbacks.Callback):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_write(path: Path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _to_builtin(v):
     if isinstance(v, (np.generic,)):
         return v.item()
@@ -199,7 +181,7 @@ class GANCheckpoint(keras.callbacks.Callback):
     ----------
     directory : path
     history : list of dict, optional
-        Rows of earlier epochs (from :func:`restore_checkpoint` when resuming).
+        Rows of earlier epochs (from :func:`kgan_utils.checkpoint.restore_checkpoint` when resuming).
     """
 
     def __init__(self, directory, history=None):
@@ -214,82 +196,7 @@ class GANCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **{k: _to_builtin(v) for k, v in (logs or {}).items()}}
         self.history = [r for r in self.history if r["epoch"] < epoch + 1] + [row]
-        variables = self.model.state_variables()
-        arrays = {f"v{i:04d}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(variables)}
-        arrays["variable_paths"] = np.array([v.path for v in variables])
-        arrays["epoch"] = np.array(epoch + 1)
-        arrays["history"] = np.array(json.dumps(self.history))
-        _atomic_write(self.path, lambda tmp: _savez(tmp, arrays))
-        _atomic_write(self.directory / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(self.history, indent=1)))
-        _atomic_write(self.directory / "metrics.csv", lambda tmp: _write_csv(tmp, self.history))
-
-
-def _savez(path, arrays):
-    with open(path, "wb") as fh:  # a file object: np.savez would append ".npz" to a temporary name
-        np.savez(fh, **arrays)
-
-
-def _write_csv(path, rows):
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def read_checkpoint_epoch(path) -> int:
-    """Number of finished epochs stored in a checkpoint file (0 if the file does not exist)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        return 0
-    with np.load(path) as f:
-        return int(f["epoch"])
-
-
-def restore_checkpoint(gan, path):
-    """Load a :class:`GANCheckpoint` file into a compiled ``gan``; return ``(epoch, history)``.
-
-    ``gan`` must be built the same way as the one that was saved (same
-    architecture, optimizers and mixed-precision policy) and compiled; the
-    optimizers' variables are created here (``gan.build_optimizers()``) before
-    they are overwritten. Continue with ``gan.fit(..., initial_epoch=epoch)``.
-
-    Parameters
-    ----------
-    gan : kgan_utils.gan.GAN (compiled)
-    path : path of ``checkpoint.npz`` or of the folder holding it
-
-    Returns
-    -------
-    epoch : int, epochs finished when the checkpoint was written
-    history : list of dict, the metrics rows of those epochs
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise ValueError(f"`path`: no checkpoint at {path}.")
-    gan.build_optimizers()
-    variables = gan.state_variables()
-    with np.load(path) as f:
-        stored = sorted(k for k in f.files if k.startswith("v") and k[1:].isdigit())
-        if len(stored) != len(variables):
-            raise ValueError(
-                f"`path`: {path} holds {len(stored)} variables but the model has {len(variables)}; "
-                "was it saved from a different architecture or optimizer set-up?"
-            )
-        for key, var in zip(stored, variables):
-            value = f[key]
-            if tuple(value.shape) != tuple(var.shape):
-                raise ValueError(f"`path`: variable {var.path} has shape {tuple(var.shape)} in the model "
-                                 f"but {value.shape} in {path}.")
-            var.assign(value.astype(keras.backend.standardize_dtype(var.dtype)))
-        epoch, history = int(f["epoch"]), json.loads(str(f["history"]))
-    return epoch, history
+        save_checkpoint(self.model, self.directory, epoch + 1, self.history)
 
 
 # ----------------------------------------------------------------------------- metrics and time
@@ -321,7 +228,7 @@ class EpochMetrics(keras.callbacks.Callback):
     def __init__(self, evaluate, n=2000, seed=1, every=1, keys=None, verbose=True):
         super().__init__()
         if not callable(evaluate):
-            raise ValueError(f"`evaluate` must be callable (images -> dict); got {evaluate!r}.")
+            raise ValueError(f"`evaluate` must be callable (images -> dict); got {evaluate!r}.")  # noqa: TRY004
         self.evaluate = evaluate
         self.n = positive_int(n, "n")
         self.seed = seed
@@ -344,6 +251,38 @@ class EpochMetrics(keras.callbacks.Callback):
             logs.update({k: float(v) for k, v in values.items()})
         if self.verbose:
             print(f"epoch {epoch + 1} metrics: " + ", ".join(f"{k}={float(v):.4g}" for k, v in values.items()))
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised by :class:`DivergenceCheck`: the epoch ended with NaN or infinite losses or weights."""
+
+    def __init__(self, epoch, what):
+        super().__init__(f"the training diverged in epoch {epoch}: {what}")
+        self.epoch = epoch
+
+
+class DivergenceCheck(keras.callbacks.Callback):
+    """Raise :class:`TrainingDiverged` when an epoch ends with a non-finite loss or generator weight.
+
+    Put it *first* in the callback list: the callbacks after it (metrics,
+    sample grids, :class:`GANCheckpoint`) then never see the broken model, and
+    the run folder keeps the checkpoint of the last good epoch.
+    """
+
+    @staticmethod
+    def _finite(value):
+        try:
+            return bool(np.isfinite(np.asarray(_to_builtin(value), dtype=float)).all())
+        except (TypeError, ValueError):  # not a number: nothing to check
+            return True
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = [k for k, v in (logs or {}).items() if not self._finite(v)]
+        if bad:
+            raise TrainingDiverged(epoch + 1, ", ".join(f"{k}={_to_builtin(logs[k])}" for k in bad))
+        for v in self.model.generator.weights:
+            if not np.isfinite(keras.ops.convert_to_numpy(v.value).astype(np.float32)).all():
+                raise TrainingDiverged(epoch + 1, f"the generator's {v.path} holds NaN or infinite values")
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -634,7 +634,7 @@ def _reference_step(real, z, d_sign=1.0, g_kind="non_saturating", order="dg", lr
     import keras
     from keras import ops
 
-    from kgan_utils._backend import compute_gradients
+    from kgan_utils.backend import compute_gradients
 
     g, d = _tiny_gan(z.shape[1], real.shape[1])
     d_opt, g_opt = keras.optimizers.SGD(lr), keras.optimizers.SGD(lr)

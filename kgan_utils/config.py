@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sys
+import tempfile
 
 SMOKE_ENV = "KGAN_SMOKE"
 _TRUE = {"1", "true", "yes", "on"}
@@ -56,6 +59,58 @@ def quiet_stderr():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+# An absl/TensorFlow C++ log line ("I0000 00:00:1795690093.375170   16744 port.cc:153] ..."), the line absl prints
+# before its first ones, and the continuation line of TensorFlow's CPU-feature note.
+_TF_LOG_LINE = re.compile(
+    r"[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] "
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
+)
+
+
+def is_tensorflow_log_line(line: str) -> bool:
+    """True for an INFO, WARNING or ERROR line of TensorFlow's C++ (absl) logging, False for anything else.
+
+    Examples
+    --------
+    >>> is_tensorflow_log_line("I0000 00:00:1795690093.375170   16744 port.cc:153] oneDNN custom operations are on.")
+    True
+    >>> is_tensorflow_log_line("Traceback (most recent call last):")
+    False
+    """
+    return _TF_LOG_LINE.match(line) is not None
+
+
+@contextlib.contextmanager
+def filtered_stderr(drop=is_tensorflow_log_line):
+    """Hold back what is written to stderr (file descriptor 2) inside the block; then write the lines ``drop`` keeps.
+
+    Like :func:`quiet_stderr`, but only the lines for which ``drop(line)`` is
+    true are lost (by default TensorFlow's C++ log lines, which are written
+    straight to descriptor 2 during start-up, before ``TF_CPP_MIN_LOG_LEVEL`` is
+    read); everything else, e.g. a warning or an error message, is written to
+    stderr when the block ends, also when it ends with an exception. (A process
+    that aborts inside the block loses the held-back lines.)
+    """
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        try:
+            os.dup2(held.fileno(), 2)
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode(errors="replace")
+            kept = "".join(line for line in text.splitlines(keepends=True) if not drop(line))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
 
 
 def start_backend_quietly():

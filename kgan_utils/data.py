@@ -1,4 +1,4 @@
-"""MNIST from three sources, scaling helpers, and seeded 2-D toy distributions.
+"""MNIST from three sources, scaling helpers, seeded 2-D toy distributions, and seeded image batches for training.
 
 ``load_mnist`` looks for MNIST in this order (``source="auto"``):
 
@@ -30,23 +30,25 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from keras.utils import PyDataset
 
 from kgan_utils.config import smoke_mode
 
 __all__ = [
+    "MNIST_PATH_ENV",
+    "ImageBatches",
     "MnistData",
     "MnistUnavailableError",
-    "MNIST_PATH_ENV",
-    "load_mnist",
-    "scale_to_unit",
-    "scale_to_symmetric",
-    "to_uint8",
-    "ring_of_gaussians",
-    "ring_centers",
-    "grid_of_gaussians",
     "grid_centers",
-    "two_moons",
+    "grid_of_gaussians",
+    "load_mnist",
     "make_image_dataset",
+    "ring_centers",
+    "ring_of_gaussians",
+    "scale_to_symmetric",
+    "scale_to_unit",
+    "to_uint8",
+    "two_moons",
 ]
 
 MNIST_PATH_ENV = "KGAN_MNIST_PATH"
@@ -114,9 +116,9 @@ def load_mnist(path=None, source="auto", verbose=True) -> MnistData:
 
 
 def _load_sample() -> MnistData:
-    with resources.files("kgan_utils").joinpath("resources/mnist_sample.npz").open("rb") as fh:
-        with np.load(fh) as f:
-            x, y = f["x"], f["y"]
+    sample = resources.files("kgan_utils").joinpath("resources/mnist_sample.npz")
+    with sample.open("rb") as fh, np.load(fh) as f:
+        x, y = f["x"], f["y"]
     return MnistData(
         x[:SAMPLE_TRAIN], y[:SAMPLE_TRAIN], x[SAMPLE_TRAIN:], y[SAMPLE_TRAIN:],
         "sample: 2,000 real images of the official MNIST test set shipped with kgan_utils (CC BY-SA 3.0)",
@@ -147,7 +149,9 @@ def _find(directory: Path, stem: str):
 def _load_file(path: Path) -> MnistData:
     if path.is_file():
         if path.suffix != ".npz":
-            raise ValueError(f"`path`: {path} is a file but not an .npz; give Keras's mnist.npz or a directory of idx files.")
+            raise ValueError(
+                f"`path`: {path} is a file but not an .npz; give Keras's mnist.npz or a directory of idx files."
+            )
         with np.load(path) as f:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
             if missing:
@@ -175,7 +179,10 @@ def _load_file(path: Path) -> MnistData:
 def _checked(xtr, ytr, xte, yte, source) -> MnistData:
     for name, x, y in (("train", xtr, ytr), ("test", xte, yte)):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y):
-            raise ValueError(f"`path`: the {name} images are not uint8 [N, 28, 28] with N labels (got {x.dtype} {x.shape}, {len(y)} labels).")
+            raise ValueError(
+                f"`path`: the {name} images are not uint8 [N, 28, 28] with N labels "
+                f"(got {x.dtype} {x.shape}, {len(y)} labels)."
+            )
     return MnistData(xtr, ytr.astype(np.uint8), xte, yte.astype(np.uint8), source)
 
 
@@ -340,75 +347,177 @@ def two_moons(n, noise=0.05, seed=0, return_labels=False):
 # ----------------------------------------------------------------------------- input pipeline
 
 
+def _nonneg_int(value, name, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+class ImageBatches(PyDataset):
+    """Seeded, resumable batches of images in [-1, 1]: the input of GAN training on every Keras backend.
+
+    A :class:`keras.utils.PyDataset`, so ``fit`` accepts it with the TensorFlow,
+    JAX and PyTorch backends alike; build it with :func:`make_image_dataset`.
+    The images are scaled once, up front, with :func:`scale_to_symmetric` and
+    kept in memory as one float32 array ``[N, 28, 28, 1]``; a batch is a
+    gather from that array.
+
+    The order of epoch ``e`` is ``np.random.default_rng([seed, e]).permutation(N)``
+    (``arange(N)`` when ``shuffle=False``), and batch ``i`` holds the images at
+    positions ``i * batch_size`` to ``(i + 1) * batch_size`` of that order.
+    The attribute :attr:`epoch` says which ``e`` is served. It starts at
+    ``skip_epochs`` and goes up by one at the end of every complete epoch:
+    when ``fit`` calls :meth:`on_epoch_end` after an epoch in which it took
+    every batch, or when a ``for`` loop over the object has run through all
+    its batches. The sequence of batches is therefore a function of ``seed``
+    and the epoch number only, and a run resumed after epoch ``e`` (a fresh
+    object with ``skip_epochs=e``) sees exactly the batches an uninterrupted
+    run would have seen.
+
+    Only complete epochs count because ``fit`` also calls :meth:`on_epoch_end`
+    before its first epoch, after looking at one or two batches to learn
+    their shape (Keras 3's ``EpochIterator.reset``), and an epoch that a
+    callback stops early is not complete either. (With a single batch per
+    epoch, the look at the first batch on JAX and PyTorch cannot be told from
+    an epoch; use at least two batches.)
+
+    The order is decided here, not by Keras: train with ``fit(..., shuffle=False)``
+    (with ``shuffle=True``, its default, Keras also permutes the batches of each
+    epoch with Python's ``random`` module). Batches are made in the training
+    process itself (one worker, no multiprocessing), so their order is
+    deterministic.
+    """
+
+    def __init__(self, x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
+            raise ValueError(f"`x` must be uint8 images [N, 28, 28] or [N, 28, 28, 1]; got shape {x.shape}.")
+        self.batch_size = _nonneg_int(batch_size, "batch_size", minimum=1)
+        if drop_remainder and self.batch_size > len(x):
+            raise ValueError(f"`batch_size` = {self.batch_size} is larger than the {len(x)} images (no full batch).")
+        self.seed = _nonneg_int(seed, "seed")
+        self.shuffle, self.drop_remainder = bool(shuffle), bool(drop_remainder)
+        self.images = scale_to_symmetric(x)  # float32 [N, 28, 28, 1] in [-1, 1], computed once
+        self._order = (None, None)  # (epoch, order), replaced as one object
+        self._in_epoch = False  # between on_epoch_begin and on_epoch_end
+        self.epoch = _nonneg_int(skip_epochs, "skip_epochs")
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose order is served (settable)."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        self._epoch = _nonneg_int(value, "epoch")
+        self._served = set()  # batches of this epoch served inside an epoch
+
+    def __len__(self):
+        n = len(self.images)
+        return n // self.batch_size if self.drop_remainder else -(-n // self.batch_size)
+
+    def epoch_order(self, epoch=None) -> np.ndarray:
+        """Indices of the images in the order of ``epoch`` (default: the current :attr:`epoch`)."""
+        epoch = self._epoch if epoch is None else _nonneg_int(epoch, "epoch")
+        cached_epoch, order = self._order
+        if cached_epoch != epoch:
+            n = len(self.images)
+            order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            self._order = (epoch, order)
+        return order
+
+    def __getitem__(self, index):
+        """Batch ``index`` of the current epoch: float32 ``[batch_size, 28, 28, 1]`` in [-1, 1]."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"batch index must be an integer; got {index!r}.")
+        n_batches = len(self)
+        index = int(index) + (n_batches if index < 0 else 0)
+        if not 0 <= index < n_batches:
+            raise IndexError(f"batch index {index} out of range for {n_batches} batches.")
+        start = index * self.batch_size
+        batch = self.images[self.epoch_order()[start : start + self.batch_size]]
+        if self._in_epoch:
+            self._served.add(index)
+        return batch
+
+    def __iter__(self):
+        """The batches of the current epoch; after the last one, the next epoch is current."""
+        self.on_epoch_begin()
+        try:
+            for index in range(len(self)):
+                yield self[index]
+        finally:
+            self.on_epoch_end()
+
+    def on_epoch_begin(self):
+        """Called by ``fit`` before every epoch: from here on, served batches count towards the epoch."""
+        self._in_epoch = True
+
+    def on_epoch_end(self):
+        """Called by ``fit`` after every epoch: move to the next epoch's order if every batch was served."""
+        if self._in_epoch and len(self._served) == len(self):
+            self.epoch = self._epoch + 1
+        self._in_epoch = False
+
+    def __repr__(self):
+        return (f"ImageBatches({len(self.images)} images, batch_size={self.batch_size}, {len(self)} batches, "
+                f"seed={self.seed}, epoch={self.epoch})")
+
+
 def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
-    """A ``tf.data`` pipeline of MNIST images for GAN training, scaled to [-1, 1].
+    """Seeded batches of MNIST images in [-1, 1] for GAN training, on every Keras backend.
 
-    uint8 images [N, 28, 28] (or [N, 28, 28, 1]) are scaled once with
-    :func:`scale_to_symmetric` and held in memory as one tensor (the job of
-    ``cache()`` in a pipeline that reads files). Every epoch, a seeded
-    permutation of the indices is batched, the batches are gathered from that
-    tensor, and ``prefetch`` prepares the next batch while the model trains:
-    float32 batches ``[batch_size, 28, 28, 1]``.
+    uint8 images [N, 28, 28] (or [N, 28, 28, 1]) are scaled once,
 
-    The permutation of epoch e is ``stateless_shuffle`` with seed ``(seed, e)``,
-    so the whole sequence of batches is the same on every run, and
+    .. math:: x \\mapsto x / 127.5 - 1,
+
+    and served as float32 batches ``[batch_size, 28, 28, 1]`` by an
+    :class:`ImageBatches`, a ``keras.utils.PyDataset`` that ``fit`` reads with
+    the TensorFlow, JAX and PyTorch backends (pass ``shuffle=False`` to ``fit``).
+
+    The order of epoch e is the NumPy permutation
+    ``np.random.default_rng([seed, e]).permutation(N)``, so the whole
+    sequence of batches is the same on every run and every backend, and
     ``skip_epochs`` starts it at a later epoch: a run resumed after epoch e
     passes ``skip_epochs=e`` and sees exactly the batches an uninterrupted run
-    would see. The dataset has a known length (``len(x) // batch_size`` batches),
-    and ``tf.data`` works as input to ``fit`` with every Keras backend.
+    would see. ``fit`` moves to the next epoch's order through
+    ``on_epoch_end`` after each complete epoch, a ``for`` loop over the object
+    after its last batch (see :class:`ImageBatches`); ``len()`` is the number
+    of batches per epoch.
 
     Parameters
     ----------
     x : uint8 array [N, 28, 28] or [N, 28, 28, 1]
     batch_size : int >= 1
-    seed : int, seed of the shuffle
+    seed : int >= 0, seed of the shuffle
     shuffle : bool
+        ``False``: every epoch in the order of ``x``.
     drop_remainder : bool
         Drop the last incomplete batch (fixed batch shapes avoid retracing).
     skip_epochs : int >= 0
+        The epoch the first pass serves (the number of epochs already trained).
 
     Returns
     -------
-    tf.data.Dataset
+    ImageBatches
+        ``len(x) // batch_size`` batches per epoch (one more, smaller, when
+        ``drop_remainder=False`` and ``batch_size`` does not divide ``N``).
 
     Examples
     --------
     >>> d = load_mnist(source="sample", verbose=False)
-    >>> batch = next(iter(make_image_dataset(d.x_train[:100], batch_size=32)))
-    >>> tuple(batch.shape), str(batch.dtype.name), float(batch.numpy().min()) >= -1.0
-    ((32, 28, 28, 1), 'float32', True)
+    >>> batches = make_image_dataset(d.x_train[:100], batch_size=32, seed=0)
+    >>> len(batches), batches[0].shape, batches[0].dtype.name, float(batches[0].min()) >= -1.0
+    (3, (32, 28, 28, 1), 'float32', True)
+    >>> order = np.random.default_rng([0, 0]).permutation(100)  # the order of epoch 0
+    >>> bool(np.array_equal(batches[0], scale_to_symmetric(d.x_train[order[:32]])[..., None]))
+    True
+    >>> epoch0 = list(batches)  # a complete pass: epoch 0, then epoch 1 is current
+    >>> batches.epoch, bool(np.array_equal(batches.epoch_order(), np.random.default_rng([0, 1]).permutation(100)))
+    (1, True)
     """
-    import tensorflow as tf
-
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
-        raise ValueError(f"`x` must be uint8 images [N, 28, 28] or [N, 28, 28, 1]; got shape {x.shape}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
-    if drop_remainder and batch_size > len(x):
-        raise ValueError(f"`batch_size` = {batch_size} is larger than the {len(x)} images (no full batch).")
-    if isinstance(skip_epochs, bool) or not isinstance(skip_epochs, (int, np.integer)) or skip_epochs < 0:
-        raise ValueError(f"`skip_epochs` must be an integer >= 0; got {skip_epochs!r}.")
-    images = tf.constant(scale_to_symmetric(x))
-    n, batch_size, seed = len(x), int(batch_size), int(seed)
-    if shuffle:
-        # Permutation e of the seeded stream is epoch e's order. A counter advanced each time the
-        # dataset is iterated (once per epoch in fit) picks e, so skip_epochs resumes the stream.
-        epoch = tf.Variable(int(skip_epochs) - 1, dtype=tf.int64, trainable=False)
-
-        def one_epoch(_):
-            e = epoch.assign_add(1)
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
-            return tf.data.Dataset.from_tensor_slices(order)
-
-        index = tf.data.Dataset.range(1).flat_map(one_epoch)
-    else:
-        index = tf.data.Dataset.range(n)
-    ds = index.batch(batch_size, drop_remainder=drop_remainder).map(lambda i: tf.gather(images, i))
-    # A known length lets fit() stop each epoch after the last batch instead of running into its end.
-    n_batches = n // batch_size if drop_remainder else -(-n // batch_size)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ImageBatches(x, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder,
+                        skip_epochs=skip_epochs)

@@ -14,7 +14,18 @@ on a batch of real samples does
 The losses come from :mod:`kgan_utils.losses` (on logits, computed in float32).
 Subclasses with other objectives (GMMN, MMD GAN) override the two
 ``*_loss_fn`` methods and, for a GMMN without discriminator, pass
-``discriminator=None`` and ``d_steps=0``.
+``discriminator=None`` and ``d_steps=0``. Each loss function returns
+``(loss, logs)``; every name it logs must be in the class's ``log_names``,
+which gives it a ``keras.metrics.Mean`` tracker (reset every epoch).
+
+**Backends.** The step is written once, as ordinary code, and trains on
+TensorFlow, JAX and PyTorch. The backend-specific parts are in
+:mod:`kgan_utils.backend`: the gradient (:func:`~kgan_utils.backend.compute_gradients`)
+and, on JAX, whose ``fit()`` compiles a pure ``train_step(state, data)``,
+:func:`~kgan_utils.backend.stateless_train_step`, which runs the step inside a
+``keras.StatelessScope`` and returns every assigned variable as the new state.
+For that the two optimizers' variables are tracked as the model's
+non-trainable variables (``optimizer_variables``), created by ``compile``.
 
 Public API
 ----------
@@ -28,9 +39,10 @@ Public API
     ``keras.optimizers.LossScaleOptimizer``. ``jit_compile="auto"`` means XLA
     on a GPU and not on a CPU (Keras's rule).
 ``fit(x, batch_size=..., epochs=..., callbacks=...)``
-    ``x``: NumPy array / tensor / ``tf.data.Dataset`` of real samples (images
-    in [-1, 1] or points); a dataset may also yield ``(x, y)`` pairs (``y`` is
-    ignored). Logged metrics: ``d_loss``, ``g_loss``, ``d_real`` (mean
+    ``x``: NumPy array / tensor / ``keras.utils.PyDataset`` (such as
+    :func:`kgan_utils.data.make_image_dataset`) / ``tf.data.Dataset`` of real
+    samples (images in [-1, 1] or points); a dataset may also yield ``(x, y)``
+    pairs (``y`` is ignored). Logged metrics: ``d_loss``, ``g_loss``, ``d_real`` (mean
     :math:`D(x)=\sigma(\text{logit})` on real data) and ``d_fake`` (mean
     :math:`D(G(z))`); epoch means, reset every epoch.
 ``generate(n, seed=None, batch_size=1024)``
@@ -50,16 +62,21 @@ Attributes ``generator``, ``discriminator``, ``d_optimizer``, ``g_optimizer``,
 
 Reproducibility: on a CPU, the same weights (``keras.utils.set_random_seed``
 before building the networks), the same ``seed`` and ``shuffle=False`` give
-identical training runs. On a GPU some kernels are not deterministic.
+identical training runs. On a GPU some kernels are not deterministic. Across
+backends the random generators differ (initial weights, noise), so runs with
+the same seed differ; from the same weights and noise one step agrees to
+float32 rounding (``tests/test_backends.py``).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from kgan_utils import _backend
+from kgan_utils import backend
 from kgan_utils._validate import positive_int
 from kgan_utils.losses import _d_loss, _g_loss, check_kind
 
@@ -125,12 +142,13 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        names = ("d_loss", "g_loss") if self.d_steps else ("g_loss",)
+        names += tuple(n for n in self.log_names if n not in names)
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.d_optimizer = None
         self.g_optimizer = None
+        # The networks come built; so is the GAN (otherwise Keras's trainers would build it by calling it on data).
+        self.built = True
 
     # ------------------------------------------------------------------ set-up
 
@@ -143,21 +161,37 @@ class GAN(keras.Model):
         for name, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
             if opt is not None and not isinstance(opt, keras.optimizers.Optimizer):
                 raise ValueError(f"`{name}` must be a keras.optimizers.Optimizer; got {type(opt).__name__}.")
-        super().compile(jit_compile=jit_compile, **kwargs)
+        if kwargs.get("steps_per_execution", 1) != 1 and not backend.steps_per_execution_supported():
+            warnings.warn(
+                f"steps_per_execution={kwargs['steps_per_execution']} is not supported by Keras on the "
+                f"{backend.backend_name()} backend; training runs one step per call (steps_per_execution=1).",
+                stacklevel=2,
+            )
+            kwargs["steps_per_execution"] = 1
+        # Keras's trainers expect one `optimizer`; ours are the two below. A momentum-free SGD holds the slot
+        # (it creates no slot variables) so that Keras does not build its default RMSprop for every weight.
+        super().compile(optimizer=keras.optimizers.SGD(), jit_compile=jit_compile, **kwargs)
         if keras.mixed_precision.global_policy().name == "mixed_float16":
             wrap = keras.optimizers.LossScaleOptimizer
             d_optimizer = d_optimizer if d_optimizer is None or isinstance(d_optimizer, wrap) else wrap(d_optimizer)
             g_optimizer = g_optimizer if isinstance(g_optimizer, wrap) else wrap(g_optimizer)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        if all(net is None or net.built for net in (self.generator, self.discriminator)):
+            self.build_optimizers()
 
     def build_optimizers(self):
         """Create the optimizers' slot variables now (before restoring a checkpoint)."""
         if self.g_optimizer is None:
             raise ValueError("Call `compile(d_optimizer, g_optimizer)` before `build_optimizers()`.")
-        self.g_optimizer.build(self.generator.trainable_variables)
-        if self.d_optimizer is not None and self.discriminator is not None:
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(self.generator.trainable_variables)
+        if self.d_optimizer is not None and self.discriminator is not None and not self.d_optimizer.built:
             self.d_optimizer.build(self.discriminator.trainable_variables)
+        # Tracked as the model's non-trainable variables, so that JAX's fit() threads them through its
+        # stateless train step like the weights (see kgan_utils.backend.stateless_train_step).
+        self.optimizer_variables = [v for opt in (self.d_optimizer, self.g_optimizer) if opt is not None
+                                    for v in opt.variables]
 
     def state_variables(self):
         """Variables of a full training state: weights, optimizer variables, noise seed state."""
@@ -169,10 +203,13 @@ class GAN(keras.Model):
         out.append(self.seed_generator.state)
         return out
 
+    log_names = ("d_real", "d_fake")
+    """Names of the logs the loss functions return, besides ``d_loss`` and ``g_loss``; one ``Mean`` tracker each."""
+
     @property
     def metrics(self):
         # Listed here so that Keras resets them at the start of every epoch.
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return list(self.trackers.values())
 
     def call(self, z, training=False):
         """``G(z)``: the model's forward pass is the generator."""
@@ -225,35 +262,41 @@ class GAN(keras.Model):
 
     # ------------------------------------------------------------------ the training step
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One training step; ``fit()`` calls it (JAX: ``train_step(state, data)``, a pure function)."""
+        if backend.backend_name() == "jax":
+            state, data = args
+            return backend.stateless_train_step(self, self._train_step, state, data)
+        (data,) = args
+        return self._train_step(data)
+
+    def _train_step(self, data):
         real = _real_batch(data)
         batch_size = ops.shape(real)[0]
-        d_logs = {}
         for _ in range(self.d_steps):
             z = self.sample_noise(batch_size)
             d_vars = self.discriminator.trainable_variables
-            d_loss, d_logs, grads = _backend.compute_gradients(
-                lambda: self.discriminator_loss_fn(real, z), d_vars, self.d_optimizer
+            d_loss, d_logs, grads = backend.compute_gradients(
+                lambda z=z: self.discriminator_loss_fn(real, z), d_vars, self.d_optimizer
             )
-            self.d_optimizer.apply(grads, d_vars)
-            self.d_loss_tracker.update_state(d_loss)
+            backend.apply_gradients(self.d_optimizer, grads, d_vars)
+            self._track(d_logs, d_loss=d_loss)
 
         z = self.sample_noise(batch_size)
         g_vars = self.generator.trainable_variables
-        g_loss, g_logs, grads = _backend.compute_gradients(lambda: self.generator_loss_fn(real, z), g_vars, self.g_optimizer)
-        self.g_optimizer.apply(grads, g_vars)
-        self.g_loss_tracker.update_state(g_loss)
+        g_loss, g_logs, grads = backend.compute_gradients(lambda: self.generator_loss_fn(real, z), g_vars, self.g_optimizer)
+        backend.apply_gradients(self.g_optimizer, grads, g_vars)
+        self._track(g_logs, g_loss=g_loss)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-        logs = {**d_logs, **g_logs}
-        if "d_real" in logs:
-            self.d_real_tracker.update_state(logs["d_real"])
-        if "d_fake" in logs:
-            self.d_fake_tracker.update_state(logs["d_fake"])
-        trackers = [self.g_loss_tracker]
-        if self.d_steps:
-            trackers = [self.d_loss_tracker, self.g_loss_tracker]
-        trackers += [t for t, key in ((self.d_real_tracker, "d_real"), (self.d_fake_tracker, "d_fake")) if key in logs]
-        return {t.name: t.result() for t in trackers}
+    def _track(self, logs, **losses):
+        for name, value in {**logs, **losses}.items():
+            if name not in self.trackers:
+                raise ValueError(
+                    f"A loss function of {type(self).__name__} returned the log {name!r}, which is not in its "
+                    f"`log_names` {self.log_names}; add it there."
+                )
+            self.trackers[name].update_state(ops.stop_gradient(value))
 
     def get_config(self):
         return {

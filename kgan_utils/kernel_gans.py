@@ -19,10 +19,15 @@ callbacks, progress bars and the command line work as for the DCGAN:
 parameter :math:`\tilde s` with :math:`\exp(-\lVert x - y \rVert^2/\tilde s)`, i.e.
 :math:`\tilde s = 2 s^2`.
 
-**Why not** :func:`kgan_utils.mmd.mmd2` **inside** ``fit``: it reads the batch
-sizes as Python integers, which are unknown (``None``) while Keras traces the
-training step. :func:`gmmn_loss` computes the same estimators from the kernel
-matrices with sizes taken at run time (the tests check that both agree).
+**Inside** ``fit``: :func:`gmmn_loss` is :func:`kgan_utils.mmd.mmd2` on the
+flattened batches (half-precision inputs computed in float32). ``mmd2`` takes
+the batch sizes at run time when Keras traces the training step with an
+unknown (``None``) batch size, so the same estimator serves the chapters and
+the training loop (only the ``"linear"`` estimator and ``block_size`` need the
+sizes in advance, and the GAN losses use neither).
+
+The named models ``gmmn`` and ``mmdgan`` (networks, optimizers and settings of
+chapter 06) are in :mod:`kgan_utils.registry`: ``registry.build_gan("gmmn")``.
 """
 
 from __future__ import annotations
@@ -32,23 +37,26 @@ import math
 import keras
 from keras import ops
 
-from kgan_utils._backend import input_gradient
-from kgan_utils._validate import as_matrix, common_dtype, positive_int, positive_scalars, same_dim
+from kgan_utils._validate import (
+    as_matrix,
+    common_dtype,
+    positive_int,
+    positive_scalars,
+    same_dim,
+)
+from kgan_utils.backend import input_gradient
 from kgan_utils.gan import GAN
 from kgan_utils.mmd import mmd2, witness_function
-from kgan_utils.models import DEFAULT_LATENT_DIM, ModelSpec, build_generator
 
 __all__ = [
+    "FEATURE_SIGMAS",
     "GMMN",
     "MMDGAN",
+    "MNIST_PIXEL_SIGMAS",
+    "build_critic",
+    "build_mlp",
     "gmmn_loss",
     "witness_gradient_penalty",
-    "build_mlp",
-    "build_critic",
-    "build_kernel_gan",
-    "FEATURE_SIGMAS",
-    "MNIST_PIXEL_SIGMAS",
-    "KERNEL_MODEL_SPECS",
 ]
 
 FEATURE_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -248,6 +256,8 @@ class GMMN(GAN):
     (['g_loss'], (4, 2))
     """
 
+    log_names = ()
+
     def __init__(self, generator, latent_dim, sigma, estimator="unbiased", seed=None, **kwargs):
         super().__init__(generator, None, latent_dim, d_steps=0, seed=seed, **kwargs)
         _check_estimator(estimator)
@@ -312,6 +322,8 @@ class MMDGAN(GAN):
     ['d_loss', 'g_loss', 'gp', 'mmd2']
     """
 
+    log_names = ("mmd2", "gp")
+
     def __init__(self, generator, critic, latent_dim, sigma=FEATURE_SIGMAS, gradient_penalty=1.0, d_steps=1,
                  seed=None, **kwargs):
         if critic is None:
@@ -326,17 +338,11 @@ class MMDGAN(GAN):
         if not math.isfinite(gradient_penalty) or gradient_penalty < 0:
             raise ValueError(f"`gradient_penalty` must be finite and >= 0; got {gradient_penalty}.")
         self.gradient_penalty = gradient_penalty
-        self.mmd2_tracker = keras.metrics.Mean(name="mmd2")
-        self.gp_tracker = keras.metrics.Mean(name="gp")
 
     @property
     def critic(self):
         """The critic :math:`h_\\phi` (stored as ``discriminator`` by the base class)."""
         return self.discriminator
-
-    @property
-    def metrics(self):
-        return super().metrics + [self.mmd2_tracker, self.gp_tracker]
 
     def _features(self, x):
         return _flatten(self.discriminator(x, training=True), "critic output")
@@ -347,21 +353,15 @@ class MMDGAN(GAN):
         loss = -mmd2
         penalty = ops.zeros((), mmd2.dtype)
         if self.gradient_penalty > 0:
-            critic = lambda t: self.discriminator(t, training=True)  # noqa: E731
+            critic = lambda t: self.discriminator(t, training=True)
             penalty = ops.cast(witness_gradient_penalty(critic, real, ops.cast(fake, real.dtype), self.sigma,
                                                         seed=self.seed_generator), mmd2.dtype)
             loss = loss + self.gradient_penalty * penalty
-        self.mmd2_tracker.update_state(mmd2)
-        self.gp_tracker.update_state(penalty)
-        return loss, {}
+        return loss, {"mmd2": mmd2, "gp": penalty}
 
     def generator_loss_fn(self, real, z):
         fake = self.generator(z, training=True)
         return gmmn_loss(self._features(real), self._features(fake), self.sigma), {}
-
-    def train_step(self, data):
-        logs = super().train_step(data)
-        return {**logs, "mmd2": self.mmd2_tracker.result(), "gp": self.gp_tracker.result()}
 
     def get_config(self):
         config = super().get_config()
@@ -416,58 +416,3 @@ def build_critic(feature_dim=16, width=32, input_shape=(28, 28, 1)):
         ],
         name="critic",
     )
-
-
-# ----------------------------------------------------------------------------- named models (command line)
-
-
-def _build_gmmn_networks(latent_dim=DEFAULT_LATENT_DIM, width=64):
-    return build_generator(latent_dim, width), None
-
-
-def _build_mmdgan_networks(latent_dim=DEFAULT_LATENT_DIM, width=64):
-    # width // 2: the critic's channels (width/2, width) are those of the DCGAN discriminator of the same width.
-    return build_generator(latent_dim, width), build_critic(feature_dim=16, width=max(width // 2, 1))
-
-
-KERNEL_MODEL_SPECS = {
-    "gmmn": ModelSpec(_build_gmmn_networks, DEFAULT_LATENT_DIM, 64, 256, 3e-3, 0.5, "mmd",
-                      "GMMN: the DCGAN generator trained on pixel-space MMD^2 (MNIST_PIXEL_SIGMAS), Adam(3e-3), batch 256"),
-    "mmdgan": ModelSpec(_build_mmdgan_networks, DEFAULT_LATENT_DIM, 64, 64, 3e-4, 0.5, "mmd",
-                        "MMD GAN with the witness gradient penalty, 16 critic features, Adam(3e-4, 0.5, 0.9), batch 64"),
-}
-"""The kernel GANs of chapter 06 by name, in the format of :data:`kgan_utils.models.MODEL_SPECS`.
-
-``build(latent_dim, width)`` returns ``(generator, critic or None)``; the ``loss`` field is ``"mmd"``.
-"""
-
-
-def build_kernel_gan(model, latent_dim=None, width=None, learning_rate=None, beta_1=None, seed=0, jit_compile="auto"):
-    """A compiled :class:`GMMN` (``model="gmmn"``) or :class:`MMDGAN` (``"mmdgan"``) with the chapter's settings.
-
-    Unset arguments take the defaults of :data:`KERNEL_MODEL_SPECS`. The MMD GAN uses
-    Adam with ``beta_2 = 0.9`` for both networks, as Bińkowski et al. (2018).
-    Seed the weights with ``keras.utils.set_random_seed`` before calling.
-
-    Examples
-    --------
-    >>> model = build_kernel_gan("gmmn", width=4, latent_dim=8)
-    >>> type(model).__name__, model.sigma
-    ('GMMN', [5.0, 10.0, 20.0, 40.0])
-    """
-    if model not in KERNEL_MODEL_SPECS:
-        raise ValueError(f"`model` must be one of {sorted(KERNEL_MODEL_SPECS)}; got {model!r}.")
-    spec = KERNEL_MODEL_SPECS[model]
-    latent_dim = spec.latent_dim if latent_dim is None else latent_dim
-    width = spec.width if width is None else width
-    learning_rate = spec.learning_rate if learning_rate is None else learning_rate
-    beta_1 = spec.beta_1 if beta_1 is None else beta_1
-    generator, critic = spec.build(latent_dim, width)
-    if model == "gmmn":
-        gan = GMMN(generator, latent_dim, sigma=MNIST_PIXEL_SIGMAS, seed=seed)
-        gan.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1), jit_compile=jit_compile)
-        return gan
-    gan = MMDGAN(generator, critic, latent_dim, seed=seed)
-    gan.compile(keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.9),
-                keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.9), jit_compile=jit_compile)
-    return gan

@@ -18,14 +18,27 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from kgan_utils._validate import as_matrix, common_dtype, positive_int, positive_scalars, same_dim
-from kgan_utils.distances import _prepare, _sq_dist
+from kgan_utils._validate import (
+    check_matrix,
+    gaussian_scales,
+    positive_int,
+    positive_scalars,
+    seed_int,
+    to_tensor,
+)
+from kgan_utils.distances import (
+    _check_pair,
+    _prepare,
+    _result_dtype,
+    _sq_dist,
+    _to_tensors,
+)
 
 __all__ = [
     "gaussian_kernel",
     "median_heuristic",
-    "polynomial_kernel",
     "parzen_log_likelihood",
+    "polynomial_kernel",
     "random_fourier_features",
 ]
 
@@ -47,6 +60,9 @@ def gaussian_kernel(x, y=None, sigma=1.0):
         kernels (a "mixture of RBF kernels" as in GMMN and MMD GAN): a sum of
         positive definite kernels is positive definite, and it is sensitive at
         every scale in the list. ``k(x, x)`` then equals ``len(sigma)``.
+        A sigma so small that :math:`1/(2\sigma^2)` overflows the dtype
+        (below 3.8e-20 in float32) is a ``ValueError``; above that, values
+        that underflow are exactly 0 (and ``k(x, x)`` stays exact).
 
     Returns
     -------
@@ -60,14 +76,17 @@ def gaussian_kernel(x, y=None, sigma=1.0):
     0.606531
     """
     sigmas = positive_scalars(sigma, "sigma")
-    x, y = _prepare(x, y)
-    return _gaussian_from_sq(_sq_dist(x, y), sigmas)
+    x, y = _check_pair(x, y)
+    gaussian_scales(sigmas, _result_dtype(x, y))  # refuses a too small sigma before any backend call
+    x, y = _to_tensors(x, y)
+    return _gaussian_from_sq(_sq_dist(x, y), gaussian_scales(sigmas, x.dtype))
 
 
-def _gaussian_from_sq(d2, sigmas):
+def _gaussian_from_sq(d2, scales):
+    """Sum over ``scales`` g = 1/(2 sigma^2) (from :func:`gaussian_scales`) of exp(-g d2)."""
     k = None
-    for s in sigmas:
-        term = ops.exp(d2 * (-0.5 / (s * s)))
+    for g in scales:
+        term = ops.exp(d2 * (-g))
         k = term if k is None else k + term
     return k
 
@@ -85,7 +104,9 @@ def median_heuristic(x, y=None, max_samples=2000):
     *squared* distance (so that the exponent is :math:`-\lVert x-y\rVert^2/\mathrm{med}^2`),
     a sigma :math:`\sqrt 2` times smaller. Pairs are counted once (i < j) and
     self-pairs (always 0) are excluded; for an even number of pairs the median
-    is the mean of the two middle values, as in NumPy.
+    is the mean of the two middle values, as in NumPy. The x-x, y-y and x-y
+    distances are computed as separate blocks, each centred on its own data, so
+    the result keeps float32 accuracy for data far from the origin.
 
     Parameters
     ----------
@@ -107,17 +128,33 @@ def median_heuristic(x, y=None, max_samples=2000):
     """
     max_samples = positive_int(max_samples, "max_samples", minimum=2)
     x, y = _prepare(x, y)
-    z = x if y is None else ops.concatenate([x, y], axis=0)
-    n = int(z.shape[0])
+    return _median_heuristic(x, y, max_samples)
+
+
+def _median_heuristic(x, y, max_samples=2000):
+    """:func:`median_heuristic` on checked tensors (no validation).
+
+    The pooled distance matrix is assembled from its x-x, y-y and x-y blocks,
+    each computed (and centred) separately, so that two samples far apart do
+    not spoil the small distances within each of them.
+    """
+    n_x = int(x.shape[0])
+    n = n_x + (0 if y is None else int(y.shape[0]))
     if n < 2:
         raise ValueError("`x` (with `y`) must contain at least 2 points for a median of distances.")
+    idx = np.arange(n)
     if n > max_samples:
-        z = ops.take(z, np.linspace(0, n - 1, max_samples).round().astype("int64"), axis=0)
-        n = max_samples
-    d2 = _sq_dist(z, None)
-    iu = np.triu_indices(n, k=1)
-    flat = ops.take(ops.reshape(d2, (-1,)), iu[0] * n + iu[1])
-    med = float(np.median(np.sqrt(ops.convert_to_numpy(flat))))
+        idx = np.unique(np.linspace(0, n - 1, max_samples).round().astype("int64"))
+    xs = ops.take(x, idx[idx < n_x], axis=0)
+    ys = None if y is None else ops.take(y, idx[idx >= n_x] - n_x, axis=0)
+    parts = []
+    for z in (xs, ys):
+        if z is not None and int(z.shape[0]) > 1:
+            d2 = np.asarray(ops.convert_to_numpy(_sq_dist(z, None)), dtype=np.float64)
+            parts.append(d2[np.triu_indices(len(d2), k=1)])
+    if ys is not None and int(xs.shape[0]) and int(ys.shape[0]):
+        parts.append(np.asarray(ops.convert_to_numpy(_sq_dist(xs, ys)), dtype=np.float64).ravel())
+    med = float(np.median(np.sqrt(np.concatenate(parts))))
     if med <= 0:
         raise ValueError("All points are identical: the median distance is 0, so no bandwidth can be chosen.")
     return med
@@ -125,6 +162,8 @@ def median_heuristic(x, y=None, max_samples=2000):
 
 def polynomial_kernel(x, y=None, degree=3, coef0=1.0):
     r"""Polynomial kernel :math:`k(x, y) = (x^\top y / d + c_0)^{p}`, as used by KID.
+
+    .. math:: K_{ij} = \Big(\frac{x_i^\top y_j}{d} + c_0\Big)^{p}
 
     KID (Bińkowski et al. 2018) uses degree 3 and coef0 1 on Inception (here:
     classifier) features of dimension d; dividing by d keeps the inner product
@@ -148,17 +187,28 @@ def polynomial_kernel(x, y=None, degree=3, coef0=1.0):
     3.375
     """
     degree = positive_int(degree, "degree")
-    try:
-        coef0 = float(coef0)
-    except (TypeError, ValueError):
-        raise ValueError(f"`coef0` must be a number; got {coef0!r}.") from None
-    if not np.isfinite(coef0):
-        raise ValueError(f"`coef0` must be finite; got {coef0}.")
+    coef0 = _finite_number(coef0, "coef0")
     x, y = _prepare(x, y)
+    return _polynomial(x, y, degree, coef0)
+
+
+def _polynomial(x, y=None, degree=3, coef0=1.0):
+    """:func:`polynomial_kernel` on checked tensors (no validation)."""
     y = x if y is None else y
     d = int(x.shape[1])
     return ops.power(ops.matmul(x, ops.transpose(y)) / d + coef0, degree)
 
+
+def _finite_number(value, name) -> float:
+    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
+        raise ValueError(f"`{name}` must be a real number; got {value!r}.")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a real number; got {value!r}.") from None
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite; got {value}.")
+    return value
 
 
 def _single_sigma(sigma, name="sigma") -> float:
@@ -210,16 +260,16 @@ def parzen_log_likelihood(x_eval, x_train, sigma, block_size=1024):
     """
     s = _single_sigma(sigma)
     block_size = positive_int(block_size, "block_size")
-    xe = as_matrix(x_eval, "x_eval")
-    xt = as_matrix(x_train, "x_train")
-    same_dim(xe, xt, "x_eval", "x_train")
-    xe, xt = common_dtype(xe, xt)
+    xe, xt = _check_pair(x_eval, x_train, "x_eval", "x_train", y_optional=False)
+    gaussian_scales([s], _result_dtype(xe, xt))  # before any backend call
+    xe, xt = _to_tensors(xe, xt)
+    (g,) = gaussian_scales([s], xe.dtype)
     m, n, d = int(xe.shape[0]), int(xt.shape[0]), int(xt.shape[1])
-    const = -np.log(n) - 0.5 * d * np.log(2.0 * np.pi * s * s)
+    const = -np.log(n) - 0.5 * d * (np.log(2.0 * np.pi) + 2.0 * np.log(s))  # log(s), not log(s * s): no underflow
     parts = []
     for i in range(0, m, block_size):
         d2 = _sq_dist(xe[i : i + block_size], xt)
-        parts.append(ops.logsumexp(d2 * (-0.5 / (s * s)), axis=1) + const)
+        parts.append(ops.logsumexp(d2 * (-g), axis=1) + const)
     return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=0)
 
 
@@ -251,11 +301,11 @@ def random_fourier_features(x, n_features, sigma=1.0, seed=0):
         D, the number of random features.
     sigma : float > 0
         Bandwidth of the approximated Gaussian kernel (a standard deviation).
-    seed : int
+    seed : int >= 0
 
     Returns
     -------
-    tensor of shape [n, D], the dtype of ``x``.
+    tensor of shape [n, D], the dtype of ``x`` (float32 for half-precision or integer ``x``).
 
     Examples
     --------
@@ -267,10 +317,16 @@ def random_fourier_features(x, n_features, sigma=1.0, seed=0):
     """
     n_features = positive_int(n_features, "n_features")
     s = _single_sigma(sigma)
-    x = as_matrix(x, "x")
+    seed = seed_int(seed)
+    x = check_matrix(x, "x")
     d = int(x.shape[1])
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((d, n_features)) / s
     b = rng.uniform(0.0, 2.0 * np.pi, n_features)
+    dtype = _result_dtype(x)
+    with np.errstate(over="ignore"):
+        if not np.isfinite(w.astype(dtype)).all():
+            raise ValueError(f"`sigma` = {s:g} is too small for {dtype}: the frequencies 1/sigma overflow.")
+    x = to_tensor(x)
     proj = ops.matmul(x, ops.cast(w, x.dtype)) + ops.cast(b, x.dtype)
     return np.sqrt(2.0 / n_features) * ops.cos(proj)

@@ -47,7 +47,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kgan_utils._backend import is_symbolic
+from kgan_utils.backend import is_symbolic
 
 __all__ = ["LOSS_KINDS", "discriminator_loss", "generator_loss", "check_kind"]
 

@@ -19,53 +19,80 @@ from collections.abc import Callable
 import numpy as np
 from keras import ops
 
-from kgan_utils._backend import is_symbolic
-from kgan_utils._validate import as_matrix, common_dtype, positive_int, positive_scalars, same_dim
-from kgan_utils.distances import _sq_dist
-from kgan_utils.kernels import _gaussian_from_sq, median_heuristic
+from kgan_utils._validate import (
+    check_matrix,
+    common_dtype,
+    gaussian_scales,
+    positive_int,
+    positive_scalars,
+    same_dim,
+    seed_int,
+    to_tensor,
+)
+from kgan_utils.backend import is_symbolic
+from kgan_utils.distances import _check_pair, _result_dtype, _sq_dist, _to_tensors
+from kgan_utils.kernels import _gaussian_from_sq, _median_heuristic
 
-__all__ = ["mmd2", "mmd_permutation_test", "PermutationTestResult", "ESTIMATORS", "witness_function"]
+__all__ = ["ESTIMATORS", "PermutationTestResult", "mmd2", "mmd_permutation_test", "witness_function"]
 
 ESTIMATORS = ("unbiased", "biased", "linear")
 
 
 class _Kernel:
-    """A kernel as two operations: the full matrix and the row-paired values."""
+    """A kernel as two operations, the full matrix and the row-paired values, and its diagonal if known."""
 
-    def __init__(self, matrix: Callable, paired: Callable):
+    def __init__(self, matrix: Callable, paired: Callable, diagonal: float | None = None):
         self.matrix = matrix  # (a, b or None) -> [na, nb]
         self.paired = paired  # (a, b) -> [n], k(a_i, b_i)
+        self.diagonal = diagonal  # k(x, x) for every x (Gaussian: the number of bandwidths), or None
 
 
-def _resolve_kernel(x, y, sigma, kernel) -> _Kernel:
+def _callable_kernel(kernel) -> _Kernel:
+    """Wrap a user kernel ``kernel(a, b) -> [len(a), len(b)]``."""
+
+    def matrix(a, b):
+        return kernel(a, a if b is None else b)
+
+    def paired(a, b, block=256):
+        parts = [ops.diagonal(kernel(a[s : s + block], b[s : s + block])) for s in range(0, int(a.shape[0]), block)]
+        return ops.concatenate(parts, axis=0)
+
+    return _Kernel(matrix, paired)
+
+
+def _gaussian(scales) -> _Kernel:
+    """The Gaussian kernel (sum over bandwidths) with factors g = 1/(2 sigma^2)."""
+
+    def matrix(a, b):
+        # The estimators replace the diagonal by its exact value, so it need not be made exact here.
+        return _gaussian_from_sq(_sq_dist(a, b, exact_diagonal=False), scales)
+
+    def paired(a, b):
+        return _gaussian_from_sq(ops.sum(ops.square(a - b), axis=1), scales)  # direct differences: exact
+
+    return _Kernel(matrix, paired, diagonal=float(len(scales)))
+
+
+def _check_kernel_args(sigma, kernel):
+    """Check ``sigma``/``kernel`` before any data reach the backend: the list of sigmas, or None."""
     if kernel is not None:
         if sigma is not None:
             raise ValueError("Give either `sigma` (Gaussian kernel) or `kernel`, not both.")
         if not callable(kernel):
             raise ValueError(f"`kernel` must be a callable k(a, b) -> [len(a), len(b)]; got {kernel!r}.")
+        return None
+    return None if sigma is None else positive_scalars(sigma, "sigma")
 
-        def matrix(a, b):
-            return kernel(a, a if b is None else b)
 
-        def paired(a, b, block=256):
-            parts = [ops.diagonal(kernel(a[s : s + block], b[s : s + block])) for s in range(0, int(a.shape[0]), block)]
-            return ops.concatenate(parts, axis=0)
-
-        return _Kernel(matrix, paired)
-
-    if sigma is None and (is_symbolic(x) or is_symbolic(y)):
-        raise ValueError("`sigma` must be given inside a traced function (the median heuristic needs concrete values).")
-    sigmas = [median_heuristic(x, y)] if sigma is None else positive_scalars(sigma, "sigma")
-
-    def matrix(a, b):
-        # The unbiased estimator subtracts the diagonal actually computed, so
-        # it need not be made exact here.
-        return _gaussian_from_sq(_sq_dist(a, b, exact_diagonal=False), sigmas)
-
-    def paired(a, b):
-        return _gaussian_from_sq(ops.sum(ops.square(a - b), axis=1), sigmas)
-
-    return _Kernel(matrix, paired)
+def _build_kernel(x, y, sigmas, kernel) -> _Kernel:
+    """The kernel for checked tensors x, y: ``kernel``, or Gaussian with ``sigmas`` (median heuristic if None)."""
+    if kernel is not None:
+        return _callable_kernel(kernel)
+    if sigmas is None:
+        if is_symbolic(x) or is_symbolic(y):
+            raise ValueError("`sigma` must be given inside a traced function (the median heuristic needs concrete values).")
+        sigmas = [_median_heuristic(x, y)]
+    return _gaussian(gaussian_scales(sigmas, x.dtype))
 
 
 def _check_estimator(estimator):
@@ -112,7 +139,17 @@ def mmd2(x, y, sigma=None, kernel=None, estimator="unbiased", block_size=None):
 
     Returns
     -------
-    scalar tensor (differentiable with respect to x and y).
+    scalar tensor (differentiable with respect to x and y): float64 for
+    float64 input, else float32 (half precision is computed in float32).
+
+    Notes
+    -----
+    The squared distances inside :math:`K^{xx}`, :math:`K^{yy}` and
+    :math:`K^{xy}` are computed block by block, each block centred on its own
+    data (:func:`kgan_utils.distances.pairwise_sq_distances`), so float32 data
+    offset far from the origin, or two samples far apart, keep the accuracy of
+    data around 0. For the Gaussian kernel the diagonal :math:`k(x, x)` is the
+    exact number of bandwidths.
 
     Examples
     --------
@@ -122,17 +159,22 @@ def mmd2(x, y, sigma=None, kernel=None, estimator="unbiased", block_size=None):
     0.0
     """
     _check_estimator(estimator)
-    x = as_matrix(x, "x")
-    y = as_matrix(y, "y")
-    same_dim(x, y, "x", "y")
-    x, y = common_dtype(x, y)
     if block_size is not None:
         block_size = positive_int(block_size, "block_size")
+    sigmas = _check_kernel_args(sigma, kernel)
+    x, y = _check_pair(x, y, y_optional=False)
+    if sigmas is not None:
+        gaussian_scales(sigmas, _result_dtype(x, y))  # refuses a too small sigma before any backend call
+    x, y = _to_tensors(x, y)
+    return _mmd2(x, y, _build_kernel(x, y, sigmas, kernel), estimator, block_size)
+
+
+def _mmd2(x, y, k: _Kernel, estimator="unbiased", block_size=None):
+    """:func:`mmd2` on checked tensors of one dtype with a resolved kernel (no validation of values)."""
     # Sizes are static for arrays; inside a traced training step the batch size may be unknown (None).
     n, m = x.shape[0], y.shape[0]
     if (n is None or m is None) and (estimator == "linear" or block_size is not None):
         raise ValueError(f"The {estimator!r} estimator with block_size={block_size} needs batch sizes known in advance.")
-    k = _resolve_kernel(x, y, sigma, kernel)
 
     if estimator == "linear":
         if n != m:
@@ -154,10 +196,14 @@ def mmd2(x, y, sigma=None, kernel=None, estimator="unbiased", block_size=None):
     if n is None or m is None:  # run-time sizes, in the dtype of the sums
         n = ops.cast(ops.shape(x)[0], sxx.dtype)
         m = ops.cast(ops.shape(y)[0], sxx.dtype)
+    # Off-diagonal sums: the diagonal is subtracted as computed, so rounding on it cancels.
+    oxx, oyy = sxx - txx, syy - tyy
     if estimator == "unbiased":
-        out = (sxx - txx) / (n * (n - 1)) + (syy - tyy) / (m * (m - 1)) - 2.0 * sxy / (n * m)
+        out = oxx / (n * (n - 1)) + oyy / (m * (m - 1)) - 2.0 * sxy / (n * m)
     else:
-        out = sxx / (n * n) + syy / (m * m) - 2.0 * sxy / (n * m)
+        # k(x, x) is known exactly for the Gaussian kernel (it is not exactly 1 after rounding of the expansion).
+        dxx, dyy = (txx, tyy) if k.diagonal is None else (n * k.diagonal, m * k.diagonal)
+        out = (oxx + dxx) / (n * n) + (oyy + dyy) / (m * m) - 2.0 * sxy / (n * m)
     return ops.cast(out, x.dtype)
 
 
@@ -223,7 +269,7 @@ def mmd_permutation_test(x, y, sigma=None, kernel=None, estimator="unbiased", n_
     sigma, kernel : as in :func:`mmd2` (median heuristic on the pooled sample by default)
     estimator : {"unbiased", "biased"}
     n_permutations : int >= 1
-    seed : int
+    seed : int >= 0
         Seeds the permutations; the same seed gives the same p-value.
 
     Returns
@@ -243,15 +289,22 @@ def mmd_permutation_test(x, y, sigma=None, kernel=None, estimator="unbiased", n_
     if estimator not in ("unbiased", "biased"):
         raise ValueError(f"`estimator` must be 'unbiased' or 'biased' for the permutation test; got {estimator!r}.")
     n_permutations = positive_int(n_permutations, "n_permutations")
-    x = as_matrix(x, "x")
-    y = as_matrix(y, "y")
-    same_dim(x, y, "x", "y")
-    x, y = common_dtype(x, y)
+    seed = seed_int(seed)
+    sigmas = _check_kernel_args(sigma, kernel)
+    x, y = _check_pair(x, y, y_optional=False)
+    if sigmas is not None:
+        gaussian_scales(sigmas, _result_dtype(x, y))
+    x, y = _to_tensors(x, y)
     n, m = int(x.shape[0]), int(y.shape[0])
     if n < 2 or m < 2:
         raise ValueError(f"`x` and `y` need at least 2 rows each; got {n} and {m}.")
-    k = _resolve_kernel(x, y, sigma, kernel)
-    gram = np.asarray(ops.convert_to_numpy(k.matrix(ops.concatenate([x, y], axis=0), None)), dtype=np.float64)
+    k = _build_kernel(x, y, sigmas, kernel)
+    # The pooled kernel matrix from its three blocks, each computed on its own data (see pairwise_sq_distances).
+    kxx, kyy, kxy = (np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+                     for t in (k.matrix(x, None), k.matrix(y, None), k.matrix(x, y)))
+    gram = np.block([[kxx, kxy], [kxy.T, kyy]])
+    if k.diagonal is not None:
+        np.fill_diagonal(gram, k.diagonal)
 
     rng = np.random.default_rng(seed)
     labels = np.zeros((n_permutations + 1, n + m))
@@ -309,13 +362,15 @@ def witness_function(x, y, t, sigma=None, kernel=None):
     >>> np.round(np.asarray(f), 4).tolist()   # + near x, 0 half way, - near y
     [0.9889, 0.0, -0.9889]
     """
-    x = as_matrix(x, "x")
-    y = as_matrix(y, "y")
-    t = as_matrix(t, "t")
+    sigmas = _check_kernel_args(sigma, kernel)
+    x, y, t = check_matrix(x, "x"), check_matrix(y, "y"), check_matrix(t, "t")
     same_dim(x, y, "x", "y")
     same_dim(x, t, "x", "t")
-    x, y = common_dtype(x, y)
+    if sigmas is not None:
+        gaussian_scales(sigmas, _result_dtype(x, y, t))
+    x, y, t = to_tensor(x), to_tensor(y), to_tensor(t)
     x, t = common_dtype(x, t)
     y, t = common_dtype(y, t)
-    k = _resolve_kernel(x, y, sigma, kernel)
+    x, y = common_dtype(x, y)
+    k = _build_kernel(x, y, sigmas, kernel)
     return ops.mean(k.matrix(t, x), axis=1) - ops.mean(k.matrix(t, y), axis=1)

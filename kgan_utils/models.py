@@ -29,11 +29,13 @@ The transposed-convolution cost that decides the speed: a stride-s layer with
 a k x k kernel from :math:`c_\text{in}` to :math:`c_\text{out}` channels on an
 :math:`h \times w` input costs :math:`h w k^2 c_\text{in} c_\text{out}`
 multiply-adds per image.
+
+The named models (``dcgan``, ``tutorial``) with the training settings they are
+meant for are in :mod:`kgan_utils.registry`; ``registry.build_gan("dcgan")``
+returns one compiled.
 """
 
 from __future__ import annotations
-
-from typing import Callable, NamedTuple
 
 import keras
 from keras import layers
@@ -43,13 +45,11 @@ from kgan_utils._validate import positive_int
 __all__ = [
     "DEFAULT_LATENT_DIM",
     "TUTORIAL_LATENT_DIM",
-    "build_generator",
     "build_discriminator",
-    "build_tutorial_generator",
+    "build_generator",
     "build_tutorial_discriminator",
+    "build_tutorial_generator",
     "count_multiply_adds",
-    "ModelSpec",
-    "MODEL_SPECS",
 ]
 
 DEFAULT_LATENT_DIM = 64
@@ -214,39 +214,3 @@ def count_multiply_adds(model) -> int:
             h, w = layer.output.shape[1:3]
             total += int(h) * int(w) * int(kh) * int(kw) * int(cin) * int(cout)
     return total
-
-
-class ModelSpec(NamedTuple):
-    """An architecture together with the training settings it is meant for.
-
-    ``build(latent_dim, width)`` returns ``(generator, discriminator)``; the
-    other fields are defaults that a command line or notebook may override.
-    """
-
-    build: Callable
-    latent_dim: int
-    width: int | None
-    batch_size: int
-    learning_rate: float
-    beta_1: float
-    loss: str
-    description: str
-
-
-def _build_dcgan(latent_dim=DEFAULT_LATENT_DIM, width=32):
-    return build_generator(latent_dim, width), build_discriminator(width)
-
-
-def _build_tutorial(latent_dim=TUTORIAL_LATENT_DIM, width=None):
-    if width is not None:
-        raise ValueError("`width`: the tutorial architecture has fixed widths; leave `width` unset.")
-    return build_tutorial_generator(latent_dim), build_tutorial_discriminator()
-
-
-MODEL_SPECS = {
-    "dcgan": ModelSpec(_build_dcgan, DEFAULT_LATENT_DIM, 32, 64, 2e-4, 0.5, "non_saturating",
-                       "the book's fast DCGAN (build_generator/build_discriminator), Adam(2e-4, beta_1=0.5)"),
-    "tutorial": ModelSpec(_build_tutorial, TUTORIAL_LATENT_DIM, None, 256, 1e-4, 0.9, "non_saturating",
-                          "the TensorFlow DCGAN tutorial's models and settings, Adam(1e-4), batch 256"),
-}
-"""Architectures by name, for ``python -m kgan_utils train --model NAME``. Chapter 06 adds kernel GANs."""

@@ -17,7 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kgan_utils._validate import positive_int, positive_scalars
+from kgan_utils._validate import (
+    host_array,
+    host_float64,
+    positive_int,
+    positive_scalars,
+)
 
 __all__ = ["ModeCoverage", "mode_coverage"]
 
@@ -39,6 +44,9 @@ class ModeCoverage(NamedTuple):
 
 def mode_coverage(samples, centers, std, n_std=3.0, min_count=1) -> ModeCoverage:
     r"""How many mixture modes generated ``samples`` cover, and how precisely.
+
+    A sample x is high quality when :math:`\min_k \lVert x - c_k \rVert \le n_\text{std}\,\sigma`;
+    a mode is hit when at least ``min_count`` high-quality samples have it as their nearest centre.
 
     Parameters
     ----------
@@ -66,22 +74,29 @@ def mode_coverage(samples, centers, std, n_std=3.0, min_count=1) -> ModeCoverage
     >>> cov.modes_hit, round(cov.frac_high_quality, 3), cov.counts.tolist()
     (1, 0.667, [2, 0])
     """
-    x = np.asarray(samples, dtype=np.float64)
-    c = np.asarray(centers, dtype=np.float64)
-    for name, a in (("samples", x), ("centers", c)):
+    arrays = {}
+    for name, value in (("samples", samples), ("centers", centers)):
+        a = host_array(value, name)
         if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
             raise ValueError(f"`{name}` must be a non-empty matrix [n, d]; got shape {a.shape}.")
-        if not np.isfinite(a).all():
-            raise ValueError(f"`{name}` contains NaN or infinite values.")
+        arrays[name] = host_float64(a, name)
+        amax, limit = np.abs(arrays[name]).max(), np.sqrt(np.finfo(np.float64).max / (8.0 * a.shape[1]))
+        if amax > limit:
+            raise ValueError(f"`{name}` has values up to {amax:.3g}: their squared distances overflow float64.")
+    x, c = arrays["samples"], arrays["centers"]
     if x.shape[1] != c.shape[1]:
         raise ValueError(f"`samples` and `centers` have different dimensions: {x.shape[1]} and {c.shape[1]}.")
     (std,) = positive_scalars(std, "std")
     (n_std,) = positive_scalars(n_std, "n_std")
     min_count = positive_int(min_count, "min_count")
 
-    d2 = np.sum(x**2, 1)[:, None] - 2.0 * x @ c.T + np.sum(c**2, 1)[None, :]
+    # Nearest centre by the expansion on data translated to the centres' mean (no cancellation for
+    # offset data, see kgan_utils.distances), then the distance to it from the direct difference.
+    mid = c.mean(axis=0)
+    xc, cc = x - mid, c - mid
+    d2 = np.sum(xc**2, 1)[:, None] - 2.0 * xc @ cc.T + np.sum(cc**2, 1)[None, :]
     nearest = np.argmin(d2, axis=1)
-    dist = np.sqrt(np.maximum(d2[np.arange(len(x)), nearest], 0.0))
+    dist = np.sqrt(np.sum((x - c[nearest]) ** 2, axis=1))
     good = dist <= n_std * std
     counts = np.bincount(nearest[good], minlength=len(c))
     return ModeCoverage(int(np.sum(counts >= min_count)), len(c), float(np.mean(good)), counts)

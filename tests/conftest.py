@@ -14,3 +14,9 @@ def to_np(t):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backends: runs on the active Keras backend; make test runs these under JAX and PyTorch too"
+    )

@@ -1,10 +1,12 @@
-"""Callbacks (sample grids, GIF, checkpoint/resume, metrics, time budget) and the command line."""
+"""Callbacks (sample grids, GIF, checkpoint/resume, metrics, time budget), the model registry and the command line."""
 
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -12,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan_utils import __main__ as cli
 from kgan_utils import callbacks as cb
+from kgan_utils import checkpoint as ckpt
+from kgan_utils import cli, registry
 from kgan_utils.data import load_mnist, make_image_dataset, to_uint8
 from kgan_utils.gan import GAN
 from kgan_utils.models import build_discriminator, build_generator
@@ -77,10 +80,10 @@ def test_interrupted_run_resumes_to_the_same_result(images, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(first, images, 3, callbacks=[cb.GANCheckpoint(tmp_path / "run"), cb.SampleGrid(tmp_path / "run" / "s", n=4),
                                          StopAfter(1)])
-    assert cb.read_checkpoint_epoch(tmp_path / "run") == 1
+    assert ckpt.read_checkpoint_epoch(tmp_path / "run") == 1
     # ... and resumed in a fresh model.
     resumed = make_gan()
-    epoch, history = cb.restore_checkpoint(resumed, tmp_path / "run")
+    epoch, history = ckpt.restore_checkpoint(resumed, tmp_path / "run")
     assert epoch == 1 and len(history) == 1
     assert int(resumed.g_optimizer.iterations.numpy()) == steps  # optimizer state restored, not reset
     assert int(resumed.d_optimizer.iterations.numpy()) == steps
@@ -103,9 +106,9 @@ def test_interrupted_run_resumes_to_the_same_result(images, tmp_path):
     assert gif.n_frames == 3
     # A checkpoint only loads into the architecture it came from.
     with pytest.raises(ValueError, match="shape"):
-        cb.restore_checkpoint(make_gan(width=16), tmp_path / "run")
+        ckpt.restore_checkpoint(make_gan(width=16), tmp_path / "run")
     with pytest.raises(ValueError, match="no checkpoint"):
-        cb.restore_checkpoint(make_gan(), tmp_path / "nothing")
+        ckpt.restore_checkpoint(make_gan(), tmp_path / "nothing")
 
 
 def test_epoch_metrics_reach_the_log_and_time_budget_stops(images, tmp_path):
@@ -146,21 +149,23 @@ def smoke_env(tmp_path, monkeypatch):
     monkeypatch.setenv("KGAN_SMOKE", "1")
     monkeypatch.delenv("KGAN_MNIST_PATH", raising=False)
     monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # main() sets it; restored after the test
     return tmp_path
 
 
 def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
-    import kgan_utils.metrics as metrics
+    from kgan_utils import classifier
 
     # The real classifier (8 epochs, width 32) is too slow for a unit test; a tiny one exercises the same path.
-    real_get = metrics.get_classifier
-    monkeypatch.setattr(metrics, "get_classifier", lambda data: real_get(data, epochs=1, width=4, feature_dim=8, verbose=False))
+    real_get = classifier.get_classifier
+    monkeypatch.setattr(classifier, "get_classifier", lambda data: real_get(data, epochs=1, width=4, feature_dim=8, verbose=False))
     common = ["--out", "runs/tiny", "--train-size", "128", "--batch-size", "64", "--width", "8", "--verbose", "0"]
     assert cli.main(["train", "--epochs", "1", "--metrics-samples", "100", *common]) == 0
     run = smoke_env / "runs" / "tiny"
     config = json.loads((run / "config.json").read_text())
     assert config["model"] == "dcgan" and config["train_size"] == 128 and config["width"] == 8
     assert config["data_source"].startswith("sample") and config["precision"] == "float32"
+    assert config["backend"] == config["environment"]["backend"] == keras.backend.backend()
     assert cli.main(["train", "--epochs", "2", "--resume", "--metrics-every", "0", "--out", "runs/tiny", "--verbose", "0"]) == 0
     assert "resuming runs/tiny after epoch 1 (optimizer step 2)" in capsys.readouterr().out
     rows = json.loads((run / "metrics.json").read_text())
@@ -171,10 +176,11 @@ def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     assert "nothing to do" in capsys.readouterr().out
 
     # `python -m kgan_utils` as a user runs it, in a fresh process.
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    r = subprocess.run([sys.executable, "-m", "kgan_utils", "sample", "--run", "runs/tiny", "--n", "50", "--out", "s.npz"],
-                       cwd=smoke_env, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "kgan_utils", "sample", "--run", "runs/tiny", "--n", "50", "--out", "s.npz",
+                        "--backend", keras.backend.backend()],
+                       cwd=smoke_env, env=_child_env(), capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
+    assert not re.search(r"^(?:[IWE]\d{4} |WARNING: All log messages before absl)", r.stderr, re.MULTILINE), r.stderr
     with np.load(smoke_env / "s.npz") as f:
         x = f["x"]
     assert x.dtype == np.uint8 and x.shape == (50, 28, 28)
@@ -193,12 +199,12 @@ def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
         (["train", "--epochs", "1", "--out", "r", "--loss", "l2"], "--loss"),
         (["train", "--epochs", "1", "--out", "r", "--lr", "-1"], "positive number"),
         (["train", "--epochs", "1", "--out", "r", "--steps-per-execution", "0"], "positive integer"),
-        (["train", "--epochs", "1", "--out", "r", "--seed", "-1"], "integer >= 0"),
+        (["train", "--epochs", "1", "--out", "r", "--seed", "-1"], "integer in [0, 2**32 - 1]"),
         (["train", "--epochs", "1", "--out", "r", "--metrics-every", "two"], "integer >= 0, got 'two'"),
         (["train", "--epochs", "1", "--out", "r", "--model", "tutorial", "--width", "8"], "fixed widths"),
         (["train", "--epochs", "1", "--out", "r", "--data", "/no/such/mnist"], "does not exist"),
         (["train", "--epochs", "2", "--out", "r", "--resume"], "no run to resume"),
-        (["sample", "--run", "r", "--out", "x.npz"], "not a trained run"),
+        (["sample", "--run", "r", "--out", "x.npz"], "r does not exist"),
         (["sample", "--run", "r", "--out", "x.npz", "--n", "-5"], "positive integer"),
         (["evaluate", "--samples", "missing.npz"], "does not exist"),
     ],
@@ -214,7 +220,9 @@ def test_cli_refuses_to_overwrite_or_change_a_run(smoke_env, capsys):
     run = smoke_env / "r"
     run.mkdir()
     (run / "checkpoint.npz").write_bytes(b"")
-    (run / "config.json").write_text(json.dumps({"model": "dcgan", "seed": 0, "batch_size": 64}))
+    (run / "config.json").write_text(json.dumps({"model": "dcgan", "seed": 0, "batch_size": 64, "latent_dim": 64,
+                                                 "width": 32, "learning_rate": 2e-4, "beta_1": 0.5,
+                                                 "loss": "non_saturating", "precision": "float32", "train_size": 1500}))
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--epochs", "1", "--out", "r"])
     assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
@@ -225,9 +233,97 @@ def test_cli_refuses_to_overwrite_or_change_a_run(smoke_env, capsys):
 
 def test_command_help_lists_the_options():
     text = cli.command_help("train")
-    for option in ("--epochs", "--out", "--resume", "--data", "--seed", "--batch-size", "--model"):
+    for option in ("--epochs", "--out", "--resume", "--data", "--seed", "--batch-size", "--model", "--backend"):
         assert option in text
-    assert "--run" in cli.command_help("sample")
+    assert set(registry.MODELS) <= set(text.replace(",", " ").replace("{", " ").replace("}", " ").split())
+    assert "--run" in cli.command_help("sample") and "--backend" in cli.command_help("evaluate")
+
+
+@pytest.mark.parametrize("model", sorted(registry.MODELS))
+def test_cli_compiles_every_model_with_its_steps_per_execution(model, smoke_env, monkeypatch):
+    # Before the registry, gmmn and mmdgan were compiled with steps_per_execution=1 whatever --steps-per-execution said,
+    # while config.json recorded the option. fit() is replaced: only how the model was compiled matters here.
+    compiled = {}
+
+    def fake_fit(self, *args, **kwargs):
+        compiled.update(model=type(self).__name__, steps_per_execution=self.steps_per_execution)
+
+    monkeypatch.setattr(GAN, "fit", fake_fit)
+    width = [] if registry.MODELS[model].width is None else ["--width", "4"]
+    argv = ["train", "--epochs", "1", "--out", "r", "--model", model, "--train-size", "64", "--batch-size", "32",
+            "--latent-dim", "8", *width, "--metrics-every", "0", "--verbose", "0", "--steps-per-execution", "3"]
+    assert cli.main(argv) == 0
+    config = json.loads((smoke_env / "r" / "config.json").read_text())
+    assert config["steps_per_execution"] == 3 and compiled["steps_per_execution"] == 3
+    assert config["backend"] == keras.backend.backend()
+
+
+def _child_env(**extra):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("KERAS_BACKEND", None)
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "evaluate"])
+def test_help_imports_no_keras_and_no_backend(command, tmp_path):
+    # -X importtime reports every module the process imports (on stderr, one line each): the whole import graph of
+    # `python -m kgan_utils COMMAND --help`, as a user runs it, whatever was imported first or by whom.
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgan_utils", command, "--help"], cwd=tmp_path,
+                       env=_child_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert time.perf_counter() - t0 < 1.0  # seen: 0.1 s (TensorFlow alone takes 3 s to import)
+    assert "--backend" in r.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "kgan_utils.cli" in imported and "kgan_utils.registry" in imported  # the trace sees our modules
+    heavy = sorted(m for m in imported if m.split(".")[0] in {"keras", "tensorflow", "jax", "torch"})
+    assert heavy == []
+
+
+def test_backend_is_chosen_before_keras_is_imported(tmp_path):
+    probe = ("import sys; from kgan_utils.cli import select_backend; name = select_backend({arg}); "
+             "print(name, 'keras' in sys.modules)")
+
+    def run(code, **env):
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_child_env(**env),
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    r = run(probe.format(arg=""))
+    assert r.returncode == 0 and r.stdout.split() == ["tensorflow", "False"], r.stderr[-2000:]  # the default
+    r = run(probe.format(arg=""), KERAS_BACKEND="torch")
+    assert r.stdout.split() == ["torch", "False"], r.stderr[-2000:]  # the environment's
+    r = run(probe.format(arg="'jax'") + "; import keras; print(keras.backend.backend())", KERAS_BACKEND="torch")
+    assert r.stdout.split() == ["jax", "False", "jax"], r.stderr[-2000:]  # --backend wins, and Keras uses it
+
+
+def test_cli_refuses_a_backend_other_than_the_imported_one(smoke_env, capsys):
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--epochs", "1", "--out", "r", "--backend", other])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--backend: Keras is already imported in this process with the {keras.backend.backend()} backend" in err
+    assert not (smoke_env / "r").exists()
+
+
+def test_cli_resumes_a_tensorflow_run_on_jax(smoke_env):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the first half trains in this process, which must run TensorFlow")
+    common = ["--out", "run", "--train-size", "128", "--batch-size", "64", "--width", "8", "--latent-dim", "8",
+              "--metrics-every", "0", "--verbose", "0"]
+    assert cli.main(["train", "--epochs", "1", "--backend", "tensorflow", *common]) == 0
+    assert ckpt.read_checkpoint_epoch(smoke_env / "run") == 1
+    r = subprocess.run([sys.executable, "-m", "kgan_utils", "train", "--epochs", "2", "--resume", "--out", "run",
+                        "--backend", "jax", "--metrics-every", "0", "--verbose", "0"],
+                       cwd=smoke_env, env=_child_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming run after epoch 1 (optimizer step 2) on jax; trained on tensorflow so far" in r.stdout
+    config = json.loads((smoke_env / "run" / "config.json").read_text())
+    assert config["backend"] == "jax" and config["environment"]["backend"] == "tensorflow"
+    assert [row["epoch"] for row in json.loads((smoke_env / "run" / "metrics.json").read_text())] == [1, 2]
+    # ... and the JAX checkpoint loads back into a TensorFlow model: 2 epochs of 2 batches.
+    gan, _ = cli.load_run(smoke_env / "run")
+    assert int(gan.g_optimizer.iterations.numpy()) == 4 and np.isfinite(gan.generate(4, seed=0)).all()
 
 
 def test_plotting_draws_from_metric_rows():
@@ -240,7 +336,7 @@ def test_plotting_draws_from_metric_rows():
 
     rows = [{"epoch": e, "d_loss": 1.0 + e, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4, "fid": 10.0 / e,
              "kid": 0.1 / e, "kid_std": 0.01} for e in (1, 2, 3)]
-    ax1, ax2 = plotting.plot_training_curves(rows)
+    ax1, _ = plotting.plot_training_curves(rows)
     np.testing.assert_array_equal(ax1.lines[0].get_ydata(), [2.0, 3.0, 4.0])
     axes = plotting.plot_metrics(rows + [{"epoch": 4, "d_loss": 1.0}], keys=("fid", "kid"))
     assert len(axes) == 2 and axes[0].get_yscale() == "log"

@@ -142,6 +142,8 @@ def test_state_variables_for_checkpoints(points):
 class _MomentMatching(GAN):
     """A GMMN-like subclass: no discriminator, the generator minimises MMD^2 to the batch."""
 
+    log_names = ("mmd2",)
+
     def generator_loss_fn(self, real, z):
         fake = self.generator(z, training=True)
         loss = mmd2(ops.cast(real, "float32"), ops.cast(fake, "float32"), sigma=[0.5, 1.0, 2.0])
@@ -154,9 +156,20 @@ def test_subclass_without_discriminator():
     model.compile(g_optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=2)
     target = np.random.default_rng(0).normal(loc=[3.0, -2.0], size=(256, 2)).astype("float32")
     hist = model.fit(target, batch_size=128, epochs=30, verbose=0)
-    assert sorted(hist.history) == ["g_loss"]
+    assert sorted(hist.history) == ["g_loss", "mmd2"]  # every declared log gets a tracker, reset every epoch
+    np.testing.assert_allclose(hist.history["mmd2"], hist.history["g_loss"], rtol=1e-6)
     assert hist.history["g_loss"][-1] < 0.2 * hist.history["g_loss"][0]
     np.testing.assert_allclose(model.generate(2000, seed=0).mean(0), [3.0, -2.0], atol=0.3)
+
+
+def test_a_log_that_was_not_declared_is_refused_by_name():
+    class Undeclared(_MomentMatching):
+        log_names = ()
+
+    model = Undeclared(mlp(LATENT, 2), None, LATENT, d_steps=0, seed=0)
+    model.compile(g_optimizer=keras.optimizers.Adam(1e-2))
+    with pytest.raises(ValueError, match="'mmd2'.*log_names"):
+        model.fit(np.zeros((8, 2), "float32"), batch_size=8, epochs=1, verbose=0)
 
 
 def test_toy_ring_covers_all_eight_modes():

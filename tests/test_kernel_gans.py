@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import to_np
-from kgan_utils._backend import compute_gradients
+from kgan_utils.backend import compute_gradients
 from kgan_utils.kernel_gans import GMMN, MMDGAN, build_critic, build_mlp, gmmn_loss, witness_gradient_penalty
 from kgan_utils.mmd import mmd2
 
@@ -222,19 +222,19 @@ def test_models_reject_bad_arguments():
 # ----------------------------------------------------------------------------- named models for the command line
 
 
-def test_build_kernel_gan_builds_both_models():
-    from kgan_utils.kernel_gans import KERNEL_MODEL_SPECS, MNIST_PIXEL_SIGMAS, build_kernel_gan
+def test_registry_builds_both_kernel_gans():
+    from kgan_utils import registry
+    from kgan_utils.kernel_gans import MNIST_PIXEL_SIGMAS
 
-    keras.utils.set_random_seed(0)
-    gmmn = build_kernel_gan("gmmn", latent_dim=8, width=4)
+    gmmn = registry.build_gan("gmmn", latent_dim=8, width=4)
     assert isinstance(gmmn, GMMN) and gmmn.sigma == list(MNIST_PIXEL_SIGMAS)
     assert gmmn.generator.output_shape == (None, 28, 28, 1) and gmmn.discriminator is None
-    mmdgan = build_kernel_gan("mmdgan", latent_dim=8, width=4)
+    mmdgan = registry.build_gan("mmdgan", latent_dim=8, width=4)
     assert isinstance(mmdgan, MMDGAN) and mmdgan.critic.output_shape == (None, 16)
     assert float(mmdgan.d_optimizer.beta_2) == 0.9
-    assert {spec.loss for spec in KERNEL_MODEL_SPECS.values()} == {"mmd"}
-    with pytest.raises(ValueError, match="model"):
-        build_kernel_gan("wgan")
+    assert {registry.MODELS[m].loss for m in ("gmmn", "mmdgan")} == {"mmd"}
+    with pytest.raises(ValueError, match="name"):
+        registry.build_gan("wgan")
 
 
 @pytest.mark.parametrize("model", ["gmmn", "mmdgan"])

@@ -2,9 +2,9 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import to_np
 from reference import gauss_loop, sq_dist_loop
+
 from kgan_utils.kernels import gaussian_kernel, median_heuristic, polynomial_kernel
 
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import to_np
 
-from kgan_utils import _backend
+from kgan_utils import backend
 from kgan_utils.losses import LOSS_KINDS, discriminator_loss, generator_loss
 
 REAL = [-3.0, 0.0, 2.5, 7.0]
@@ -85,7 +85,7 @@ def test_loss_dtypes():
 
 def _grad(loss_fn, logits):
     v = tf.Variable(np.asarray(logits, dtype="float64"))
-    _, _, (g,) = _backend.compute_gradients(lambda: (loss_fn(v), None), [v])
+    _, _, (g,) = backend.compute_gradients(lambda: (loss_fn(v), None), [v])
     return to_np(g)
 
 

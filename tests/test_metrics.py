@@ -1,4 +1,5 @@
-"""kgan_utils.metrics against independent references: scipy's sqrtm, NumPy loops, closed forms."""
+"""kgan_utils.metrics against independent references: scipy's sqrtm, NumPy loops, closed forms;
+the classifier of kgan_utils.classifier that the metrics use."""
 
 import math
 
@@ -7,6 +8,7 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
+from kgan_utils import classifier as C
 from kgan_utils import metrics as M
 from kgan_utils.data import MnistData, load_mnist
 
@@ -164,22 +166,22 @@ def tiny_data():
 
 
 def test_classifier_trains_caches_and_scores(tiny_data, tmp_path, monkeypatch):
-    monkeypatch.setenv(M.CACHE_ENV, str(tmp_path))
-    assert M.cache_dir() == tmp_path
-    hyper = dict(epochs=2, width=8, feature_dim=16, batch_size=32)
-    clf = M.get_classifier(tiny_data, verbose=False, **hyper)
+    monkeypatch.setenv(C.CACHE_ENV, str(tmp_path))
+    assert C.cache_dir() == tmp_path
+    hyper = {"epochs": 2, "width": 8, "feature_dim": 16, "batch_size": 32}
+    clf = C.get_classifier(tiny_data, verbose=False, **hyper)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and files[0].endswith(".json") and files[1].endswith(".weights.h5")
     # Well above chance (10 %) even for this tiny, briefly trained network.
     assert clf.test_accuracy > 0.5
     assert clf.test_accuracy == pytest.approx(clf.accuracy(tiny_data.x_test, tiny_data.y_test))
-    again = M.get_classifier(tiny_data, verbose=False, **hyper)
+    again = C.get_classifier(tiny_data, verbose=False, **hyper)
     np.testing.assert_allclose(again.features(tiny_data.x_test[:20]), clf.features(tiny_data.x_test[:20]), rtol=1e-6)
     f, p = clf.features_and_probabilities(tiny_data.x_test[:20])
     assert f.shape == (20, 16) and (f >= 0).all()
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-9)
     # Other hyperparameters -> another cache entry.
-    M.get_classifier(tiny_data, verbose=False, **{**hyper, "epochs": 1})
+    C.get_classifier(tiny_data, verbose=False, **{**hyper, "epochs": 1})
     assert len(list(tmp_path.glob("*.weights.h5"))) == 2
 
     ev = M.GanEvaluator(clf, tiny_data.x_test, train_images=tiny_data.x_train, kid_subsets=5, kid_subset_size=100)
@@ -192,8 +194,8 @@ def test_classifier_trains_caches_and_scores(tiny_data, tmp_path, monkeypatch):
 
 def test_classifier_validates(tiny_data):
     with pytest.raises(ValueError, match="y_train"):
-        M.train_classifier(tiny_data.x_train[:10], tiny_data.y_train[:9], epochs=1, width=2)
+        C.train_classifier(tiny_data.x_train[:10], tiny_data.y_train[:9], epochs=1, width=2)
     with pytest.raises(ValueError, match="data"):
-        M.get_classifier(np.zeros((3, 28, 28)))
+        C.get_classifier(np.zeros((3, 28, 28)))
     with pytest.raises(ValueError, match="x_train"):
-        M.train_classifier(np.zeros((10, 32, 32), np.uint8), np.zeros(10), epochs=1)
+        C.train_classifier(np.zeros((10, 32, 32), np.uint8), np.zeros(10), epochs=1)

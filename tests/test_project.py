@@ -2,10 +2,10 @@
 
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -22,7 +22,8 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
         wanted |= {_norm(r) for r in extra}
     text = (ROOT / "environment.yml").read_text()
     pip_block = text.split("- pip:", 1)[1]
-    listed = {_norm(line.strip()[2:]) for line in pip_block.splitlines() if line.strip().startswith("- ") and line.strip() != "- -e ."}
+    lines = [line.strip() for line in pip_block.splitlines()]
+    listed = {_norm(line[2:]) for line in lines if line.startswith("- ") and line != "- -e ."}
     assert listed == wanted
 
 
@@ -42,9 +43,34 @@ def test_constraints_respect_pyproject_ranges():
             assert ranges[req.name.lower()].contains(version, prereleases=True), line
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def test_backends_are_extras_and_make_installs_every_extra():
+    from packaging.requirements import Requirement
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = meta["optional-dependencies"]
+    base = {Requirement(r).name.lower() for r in meta["dependencies"]}
+    assert not base & {"tensorflow", "jax", "jaxlib", "torch"}, "the base dependencies name no Keras backend"
+    assert set(BACKENDS) <= set(extras)
+    # PyPI's Linux torch wheels are CUDA builds: the extra pins the one release whose CPU wheel we install.
+    assert [str(Requirement(r).specifier) for r in extras["torch"]] == ["==2.13.0"]
+    installed = re.search(r'-c constraints\.txt -e "\.\[([^\]]*)\]"', (ROOT / "Makefile").read_text())
+    assert installed and set(installed.group(1).split(",")) == set(extras), "make install takes every extra"
+    pinned = {
+        Requirement(line).name.lower()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for extra in (*BACKENDS, "test"):
+        for req in extras[extra]:
+            assert Requirement(req).name.lower() in pinned, f"{req} (extra {extra}) has no exact pin in constraints.txt"
+
+
 def _toc_files():
     return re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text()) + [
-        re.search(r"^root:\s*(\S+)", (ROOT / "_toc.yml").read_text(), re.M).group(1)
+        re.search(r"^root:\s*(\S+)", (ROOT / "_toc.yml").read_text(), re.MULTILINE).group(1)
     ]
 
 
