@@ -105,6 +105,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     rows = []
+    load_before = os.getloadavg()[0]
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     for name in args.backends:
@@ -134,8 +135,11 @@ def main(argv=None):
             vals = [str(r[c]) if c != "devices" else str(r[c][0])[:14] for c in cols]
             print("  ".join(f"{v:>14}" for v in vals) + f"  {r['img_per_s'] / base:>13.2f}x")
     if args.json:
+        meta = {"argv": argv or sys.argv[1:], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
         with open(args.json, "w") as f:
-            json.dump({"argv": argv or sys.argv[1:], "rows": rows}, f, indent=1)
+            json.dump({**meta, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
