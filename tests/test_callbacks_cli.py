@@ -142,16 +142,6 @@ def test_time_budget_counts_every_batch_with_steps_per_execution(images):
 # ----------------------------------------------------------------------------- command line
 
 
-@pytest.fixture
-def smoke_env(tmp_path, monkeypatch):
-    """Run the command line in tmp_path, in smoke mode (the shipped sample), with a private classifier cache."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KGAN_SMOKE", "1")
-    monkeypatch.delenv("KGAN_MNIST_PATH", raising=False)
-    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # main() sets it; restored after the test
-    return tmp_path
-
 
 def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     from kgan_utils import classifier

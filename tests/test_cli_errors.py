@@ -29,16 +29,6 @@ TINY = ["--train-size", "128", "--batch-size", "64", "--width", "4", "--latent-d
 ERROR_LINE = re.compile(r"^python -m kgan_utils (train|sample|evaluate): error: ")
 
 
-@pytest.fixture
-def smoke_env(tmp_path, monkeypatch):
-    """Commands run in tmp_path on the shipped sample (KGAN_SMOKE=1), with a private classifier cache."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KGAN_SMOKE", "1")
-    monkeypatch.delenv("KGAN_MNIST_PATH", raising=False)
-    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # main() sets it; restored after the test
-    return tmp_path
-
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
