@@ -112,8 +112,11 @@ def rows_for(x32, y32):
 
     attempt("x-x inside one call on [x; y] (max rel err)", "rel", pooled)
     attempt("distances x-y (max rel err)", "rel", lambda: _rel(_np(pairwise_distances(x32, y32)), np.sqrt(ref_xy)))
-    attempt("Gaussian kernel x-x (max rel err)", "rel",
-            lambda: _rel(_np(gaussian_kernel(x32, sigma=SIGMA)), _gauss(ref_xx), floor=1e-30))
+    attempt(
+        "Gaussian kernel x-x (max rel err)",
+        "rel",
+        lambda: _rel(_np(gaussian_kernel(x32, sigma=SIGMA)), _gauss(ref_xx), floor=1e-30),
+    )
 
     def nn_self():
         # queries: the first half of x; reference: the second half (the neighbour among one's own sample)
@@ -134,12 +137,21 @@ def rows_for(x32, y32):
     attempt("nearest neighbour y->x agreement", "agree", nn_cross)
     attempt("nearest neighbour distance (max rel err)", "rel", nn_dist)
     for est in ("biased", "unbiased", "linear"):
-        attempt(f"MMD^2 {est} (rel err)", "rel",
-                lambda est=est: _rel(float(mmd2(x32, y32, sigma=SIGMA, estimator=est)), _mmd_ref(x, y, est)))
-    attempt("MMD^2 unbiased, block_size=64 (rel err)", "rel",
-            lambda: _rel(float(mmd2(x32, y32, sigma=SIGMA, block_size=64)), _mmd_ref(x, y, "unbiased")))
-    attempt("median heuristic x,y (rel err)", "rel",
-            lambda: _rel(median_heuristic(x32, y32), float(np.median(pdist(np.concatenate([x, y]))))))
+        attempt(
+            f"MMD^2 {est} (rel err)",
+            "rel",
+            lambda est=est: _rel(float(mmd2(x32, y32, sigma=SIGMA, estimator=est)), _mmd_ref(x, y, est)),
+        )
+    attempt(
+        "MMD^2 unbiased, block_size=64 (rel err)",
+        "rel",
+        lambda: _rel(float(mmd2(x32, y32, sigma=SIGMA, block_size=64)), _mmd_ref(x, y, "unbiased")),
+    )
+    attempt(
+        "median heuristic x,y (rel err)",
+        "rel",
+        lambda: _rel(median_heuristic(x32, y32), float(np.median(pdist(np.concatenate([x, y]))))),
+    )
     attempt("median heuristic x (rel err)", "rel", lambda: _rel(median_heuristic(x32), float(np.median(pdist(x)))))
     return out
 
@@ -168,12 +180,16 @@ def table(n: int, d: int) -> str:
     import keras
 
     lines = [
-        (f"float32 accuracy against a float64 reference (same float32 data), n = m = {n}, d = {d}, sigma = {SIGMA};"
-        f" keras {keras.__version__}, backend {keras.backend.backend()}, {platform.machine()}"),
+        (
+            f"float32 accuracy against a float64 reference (same float32 data), n = m = {n}, d = {d}, sigma = {SIGMA};"
+            f" keras {keras.__version__}, backend {keras.backend.backend()}, {platform.machine()}"
+        ),
         f"'*' marks a value outside the target (relative error <= {BOUND:g}, agreement >= 99%, no zero distances)",
     ]
-    for scen, title, gap in (("A", "x = c + N(0, I),  y = c + 0.5 + N(0, I)", 0.5),
-                             ("B", "x = c + N(0, I),  y = c + 1e4 + N(0, I)   (samples far apart)", 1e4)):
+    for scen, title, gap in (
+        ("A", "x = c + N(0, I),  y = c + 0.5 + N(0, I)", 0.5),
+        ("B", "x = c + N(0, I),  y = c + 1e4 + N(0, I)   (samples far apart)", 1e4),
+    ):
         results = []
         for off in OFFSETS:
             rng = np.random.default_rng(0)

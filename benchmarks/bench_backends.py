@@ -66,10 +66,17 @@ def worker(args):
     images = len(ds) * args.batch_size
     steady = times[1:] or times
     row = {
-        "backend": backend.backend_name(), "devices": backend.gpu_devices() or ["cpu"], "precision": precision,
-        "batch": args.batch_size, "spe": spe, "epoch_images": images, "first_epoch_s": round(times[0], 2),
-        "epoch_s": round(float(np.median(steady)), 3), "img_per_s": round(images / float(np.median(steady))),
-        "d_loss": round(float(hist.history["d_loss"][-1]), 3), "g_loss": round(float(hist.history["g_loss"][-1]), 3),
+        "backend": backend.backend_name(),
+        "devices": backend.gpu_devices() or ["cpu"],
+        "precision": precision,
+        "batch": args.batch_size,
+        "spe": spe,
+        "epoch_images": images,
+        "first_epoch_s": round(times[0], 2),
+        "epoch_s": round(float(np.median(steady)), 3),
+        "img_per_s": round(images / float(np.median(steady))),
+        "d_loss": round(float(hist.history["d_loss"][-1]), 3),
+        "g_loss": round(float(hist.history["g_loss"][-1]), 3),
     }
     if args.fid_epochs:
         from kgan_utils.classifier import get_classifier
@@ -80,10 +87,13 @@ def worker(args):
             gan.fit(ds, epochs=args.fid_epochs, initial_epoch=args.epochs, shuffle=False, verbose=0)
         clf = get_classifier(data, verbose=False)
         scores = GanEvaluator(clf, data.x_test)(gan.generate(args.samples, seed=1))
-        row.update(fid_epochs=args.fid_epochs, fid=round(float(scores["fid"]), 2),
-                   kid=round(float(scores["kid"]), 4) if "kid" in scores else None,
-                   classes=scores.get("classes_covered", scores.get("coverage")),
-                   classifier_acc=round(float(clf.test_accuracy), 4))
+        row.update(
+            fid_epochs=args.fid_epochs,
+            fid=round(float(scores["fid"]), 2),
+            kid=round(float(scores["kid"]), 4) if "kid" in scores else None,
+            classes=scores.get("classes_covered", scores.get("coverage")),
+            classifier_acc=round(float(clf.test_accuracy), 4),
+        )
     print("RESULT " + json.dumps(row), flush=True)
 
 
@@ -106,14 +116,36 @@ def main(argv=None):
         return worker(args)
     rows = []
     load_before = os.getloadavg()[0]
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        flush=True,
+    )
     for name in args.backends:
         env = {**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--epoch-images",
-               str(args.epoch_images), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-               "--steps-per-execution", str(args.steps_per_execution), "--precision", args.precision,
-               "--fid-epochs", str(args.fid_epochs), "--samples", str(args.samples), "--seed", str(args.seed)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--data",
+            str(args.data),
+            "--epoch-images",
+            str(args.epoch_images),
+            "--epochs",
+            str(args.epochs),
+            "--batch-size",
+            str(args.batch_size),
+            "--steps-per-execution",
+            str(args.steps_per_execution),
+            "--precision",
+            args.precision,
+            "--fid-epochs",
+            str(args.fid_epochs),
+            "--samples",
+            str(args.samples),
+            "--seed",
+            str(args.seed),
+        ]
         t0 = time.time()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -135,9 +167,12 @@ def main(argv=None):
             vals = [str(r[c]) if c != "devices" else str(r[c][0])[:14] for c in cols]
             print("  ".join(f"{v:>14}" for v in vals) + f"  {r['img_per_s'] / base:>13.2f}x")
     if args.json:
-        meta = {"argv": argv or sys.argv[1:], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-                "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+        meta = {
+            "argv": argv or sys.argv[1:],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
         with open(args.json, "w") as f:
             json.dump({**meta, "rows": rows}, f, indent=1)
 

@@ -58,9 +58,12 @@ def tutorial_gan_class():
             g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
             self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
             self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
-            for name, value in (("d_loss", d_loss), ("g_loss", g_loss),
-                                ("d_real", tf.reduce_mean(tf.sigmoid(real_logits))),
-                                ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits)))):
+            for name, value in (
+                ("d_loss", d_loss),
+                ("g_loss", g_loss),
+                ("d_real", tf.reduce_mean(tf.sigmoid(real_logits))),
+                ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits))),
+            ):
                 self.trackers[name].update_state(value)
             return {t.name: t.result() for t in self.metrics}
 
@@ -76,21 +79,34 @@ def train_one(name, data, budget_s, seed, steps_per_execution=1):
     from kgan_utils.models import count_multiply_adds
 
     spec = registry.MODELS[name]
-    gan = registry.build_gan(name, seed=seed, steps_per_execution=steps_per_execution,
-                             gan_class=tutorial_gan_class() if name == "tutorial" else None)
+    gan = registry.build_gan(
+        name,
+        seed=seed,
+        steps_per_execution=steps_per_execution,
+        gan_class=tutorial_gan_class() if name == "tutorial" else None,
+    )
     generator, discriminator = gan.generator, gan.discriminator
     budget = TimeBudget(budget_s, batch_size=spec.batch_size)
 
     class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            print(f"  [{name}] epoch {epoch + 1:3d}  {budget.elapsed:6.0f} s  {budget.images_seen / budget.elapsed:6.0f} img/s"
-                  f"  d_loss {logs['d_loss']:.3f}  g_loss {logs['g_loss']:.3f}  D(x) {logs['d_real']:.2f}"
-                  f"  D(G(z)) {logs['d_fake']:.2f}  load {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"  [{name}] epoch {epoch + 1:3d}  {budget.elapsed:6.0f} s  "
+                f"{budget.images_seen / budget.elapsed:6.0f} img/s"
+                f"  d_loss {logs['d_loss']:.3f}  g_loss {logs['g_loss']:.3f}  D(x) {logs['d_real']:.2f}"
+                f"  D(G(z)) {logs['d_fake']:.2f}  load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
 
     print(f"(training {name}: {spec.description}; budget {budget_s / 60:.1f} min)", flush=True)
     load0 = os.getloadavg()[0]
-    gan.fit(make_image_dataset(data.x_train, spec.batch_size, seed=seed), epochs=10**6, verbose=0, shuffle=False,
-            callbacks=[budget, Report()])
+    gan.fit(
+        make_image_dataset(data.x_train, spec.batch_size, seed=seed),
+        epochs=10**6,
+        verbose=0,
+        shuffle=False,
+        callbacks=[budget, Report()],
+    )
     return gan, {
         "model": name,
         "batch_size": spec.batch_size,
@@ -115,8 +131,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", nargs="+", default=["tutorial", "dcgan"], choices=["tutorial", "dcgan"])
     p.add_argument("--json", default=None, help="write the results to this file")
-    p.add_argument("--steps-per-execution", type=int, default=16,
-                   help="for (b): train steps per call of the compiled step (default 16, as the command line)")
+    p.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=16,
+        help="for (b): train steps per call of the compiled step (default 16, as the command line)",
+    )
     args = p.parse_args(argv)
     if not args.budget_min > 0:
         p.error("--budget-min must be > 0")
@@ -135,8 +155,10 @@ def main(argv=None):
     data = load_mnist(path=args.data)
     clf = get_classifier(data)
     evaluator = GanEvaluator(clf, data.x_test, kid_subsets=100)
-    print(f"hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"GPUs: {gpu_devices() or 'none'}; Keras {keras.__version__}")
+    print(
+        f"hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"GPUs: {gpu_devices() or 'none'}; Keras {keras.__version__}"
+    )
     results = []
     for name in args.models:
         spe = 1 if name == "tutorial" else args.steps_per_execution  # the tutorial calls its step once per batch
@@ -146,15 +168,23 @@ def main(argv=None):
         r["eval_seconds"] = time.perf_counter() - t0
         results.append(r)
 
-    print(f"\nMNIST GAN benchmark: {args.budget_min:g} min per model on {data.describe()};"
-          f" metrics on {args.samples:,} samples vs the {len(data.x_test):,} test images"
-          f" (classifier test accuracy {clf.test_accuracy:.2%})")
-    head = f"{'model':9s} {'batch':>5s} {'G madds':>10s} {'epochs':>7s} {'img/s':>7s} {'FID':>8s} {'KID':>15s} {'coverage':>8s} {'KL(unif)':>8s} {'conf':>5s} {'load':>9s}"
+    print(
+        f"\nMNIST GAN benchmark: {args.budget_min:g} min per model on {data.describe()};"
+        f" metrics on {args.samples:,} samples vs the {len(data.x_test):,} test images"
+        f" (classifier test accuracy {clf.test_accuracy:.2%})"
+    )
+    head = (
+        f"{'model':9s} {'batch':>5s} {'G madds':>10s} {'epochs':>7s} {'img/s':>7s} {'FID':>8s} {'KID':>15s} "
+        f"{'coverage':>8s} {'KL(unif)':>8s} {'conf':>5s} {'load':>9s}"
+    )
     print(head)
     for r in results:
-        print(f"{r['model']:9s} {r['batch_size']:5d} {r['generator_madds'] / 1e6:9.1f}M {r['epochs']:7.1f} {r['images_per_s']:7.0f}"
-              f" {r['fid']:8.3f} {r['kid']:7.4f}±{r['kid_std']:.4f} {r['coverage']:6d}/10 {r['kl_uniform']:8.3f}"
-              f" {r['confidence']:5.2f} {r['load_before']:4.1f}-{r['load_after']:.1f}")
+        print(
+            f"{r['model']:9s} {r['batch_size']:5d} {r['generator_madds'] / 1e6:9.1f}M {r['epochs']:7.1f} "
+            f"{r['images_per_s']:7.0f}"
+            f" {r['fid']:8.3f} {r['kid']:7.4f}±{r['kid_std']:.4f} {r['coverage']:6d}/10 {r['kl_uniform']:8.3f}"
+            f" {r['confidence']:5.2f} {r['load_before']:4.1f}-{r['load_after']:.1f}"
+        )
     if len(results) == 2:
         a, b = results
         speed, fid = b["images_per_s"] / a["images_per_s"], b["fid"] / a["fid"]
@@ -165,12 +195,23 @@ def main(argv=None):
         print(f"target all 10 digits covered (b): {'met' if b['coverage'] == 10 else 'NOT met'} ({b['coverage']}/10)")
         if max(max(r["load_before"], r["load_after"]) for r in results) > os.cpu_count() + 1:
             # The benchmark itself keeps every core busy (load ~ cores); more means other work competed.
-            print("warning: other processes competed for the CPU (load average above cores + 1); "
-                  "images/s are pessimistic and their ratio uncertain.")
+            print(
+                "warning: other processes competed for the CPU (load average above cores + 1); "
+                "images/s are pessimistic and their ratio uncertain."
+            )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"budget_min": args.budget_min, "samples": args.samples, "data": data.source,
-                       "classifier_test_accuracy": clf.test_accuracy, "results": results}, fh, indent=1)
+            json.dump(
+                {
+                    "budget_min": args.budget_min,
+                    "samples": args.samples,
+                    "data": data.source,
+                    "classifier_test_accuracy": clf.test_accuracy,
+                    "results": results,
+                },
+                fh,
+                indent=1,
+            )
     return 0
 
 

@@ -55,10 +55,15 @@ def speed(repeats: int) -> None:
 
     t_mm, t_mm_med = _best_time(three_products, repeats)
     t_mmd, t_mmd_med = _best_time(mmd_call, repeats)
-    print(f"[speed] n = m = {n}, d = {d}, float32, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}")
+    print(
+        f"[speed] n = m = {n}, d = {d}, float32, {os.cpu_count()} CPU cores, "
+        f"{platform.processor() or platform.machine()}"
+    )
     print(f"  three matrix products : best {t_mm:.3f} s   median {t_mm_med:.3f} s")
     print(f"  mmd2 unbiased         : best {t_mmd:.3f} s   median {t_mmd_med:.3f} s")
-    print(f"  ratio mmd2 / products : {t_mmd / t_mm:.2f}x (best)  {t_mmd_med / t_mm_med:.2f}x (median)   target <= 1.5x")
+    print(
+        f"  ratio mmd2 / products : {t_mmd / t_mm:.2f}x (best)  {t_mmd_med / t_mm_med:.2f}x (median)   target <= 1.5x"
+    )
 
 
 def _rss_kib(field: str) -> int:
@@ -102,7 +107,10 @@ def memory(sizes, d: int, block: int) -> None:
     print(f"[memory] unbiased mmd2, d = {d}, float32; one fresh process per run; RSS = resident memory")
     tile_mib = block * block * 4 / 2**20
     print(f"  one kernel tile: {block} x {block} float32 = {tile_mib:.0f} MiB")
-    print(f"  {'mode':>12} {'n = m':>7} {'3 full n^2 matrices':>20} {'RSS before':>11} {'peak RSS':>10} {'growth':>9} {'time':>7}")
+    print(
+        f"  {'mode':>12} {'n = m':>7} {'3 full n^2 matrices':>20} {'RSS before':>11} {'peak RSS':>10} "
+        f"{'growth':>9} {'time':>7}"
+    )
     runs = [(sizes[0], 0)] + [(n, block) for n in sizes]
     for n, b in runs:
         out = subprocess.run(

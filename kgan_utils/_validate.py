@@ -179,9 +179,7 @@ def _check_range(amax: float, dtype: str, d, name: str) -> None:
 def same_dim(x, y, xname: str, yname: str) -> None:
     dx, dy = x.shape[-1], y.shape[-1]
     if dx is not None and dy is not None and dx != dy:
-        raise ValueError(
-            f"`{xname}` and `{yname}` have different feature dimensions: {dx} and {dy}."
-        )
+        raise ValueError(f"`{xname}` and `{yname}` have different feature dimensions: {dx} and {dy}.")
 
 
 def common_dtype(x, y):

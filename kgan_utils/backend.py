@@ -131,7 +131,9 @@ def compute_gradients(loss_fn, variables, optimizer=None):
         return _jax_gradients(loss_fn, variables, optimizer)
     if name == "torch":
         return _torch_gradients(loss_fn, variables, optimizer)
-    raise NotImplementedError(f"kgan_utils trains on the tensorflow, jax and torch backends; the active one is {name!r}.")
+    raise NotImplementedError(
+        f"kgan_utils trains on the tensorflow, jax and torch backends; the active one is {name!r}."
+    )
 
 
 def _jax_gradients(loss_fn, variables, optimizer):
@@ -207,7 +209,9 @@ def input_gradient(fn, x):
             x = x.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)
         return g
-    raise NotImplementedError(f"Gradient penalties need the tensorflow, jax or torch backend; the active one is {name!r}.")
+    raise NotImplementedError(
+        f"Gradient penalties need the tensorflow, jax or torch backend; the active one is {name!r}."
+    )
 
 
 def apply_gradients(optimizer, grads, variables):
@@ -235,8 +239,12 @@ def stateless_train_step(model, step, state, data):
     the non-trainable state back (the pitfall of keras issue 20378, where
     BatchNorm statistics silently stop updating).
     """
-    groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-              model.metrics_variables)
+    groups = (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
     mapping = [pair for variables, values in zip(groups, state) for pair in zip(variables, values)]
     with _RecordingScope(mapping) as scope:
         logs = step(data)

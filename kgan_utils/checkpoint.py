@@ -92,8 +92,10 @@ def _read(path: Path, read):
         problem = exc
     except Exception as exc:  # noqa: BLE001 -- truncated (BadZipFile, EOFError), not a zip, a damaged member (zlib)
         problem = exc
-    raise ValueError(f"`path`: {path} is not a readable checkpoint, it is damaged or of another kind "
-                     f"({type(problem).__name__}: {problem}).")
+    raise ValueError(
+        f"`path`: {path} is not a readable checkpoint, it is damaged or of another kind "
+        f"({type(problem).__name__}: {problem})."
+    )
 
 
 def _epoch_and_history(f, path):
@@ -168,14 +170,17 @@ def restore_checkpoint(gan, path):
         for key, var in zip(stored, variables):
             value = f[key]
             if tuple(value.shape) != tuple(var.shape):
-                raise ValueError(f"`path`: variable {var.path} has shape {tuple(var.shape)} in the model "
-                                 f"but {value.shape} in {path}.")
+                raise ValueError(
+                    f"`path`: variable {var.path} has shape {tuple(var.shape)} in the model "
+                    f"but {value.shape} in {path}."
+                )
             dtype = np.dtype(keras.backend.standardize_dtype(var.dtype))
             if value.dtype.kind not in "biuf":
                 raise ValueError(f"`path`: variable {var.path} is stored as {value.dtype} in {path}, not as numbers.")
             if dtype.kind == "f" and value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ValueError(f"`path`: variable {var.path} holds NaN or infinite values in {path} "
-                                 "(did the training diverge?).")
+                raise ValueError(
+                    f"`path`: variable {var.path} holds NaN or infinite values in {path} (did the training diverge?)."
+                )
             values.append(value.astype(dtype))
         return epoch, history, values
 

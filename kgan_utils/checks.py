@@ -82,11 +82,11 @@ class CheckFailed(AssertionError):
 
 @dataclass
 class _Case:
-    title: str                      # what the case tests, in words
-    inputs: str                     # the input, described for the message
+    title: str  # what the case tests, in words
+    inputs: str  # the input, described for the message
     args: tuple
-    expected: object                # reference value (array or float)
-    compare: Callable               # (got, expected) -> None or a problem string
+    expected: object  # reference value (array or float)
+    compare: Callable  # (got, expected) -> None or a problem string
     kwargs: dict = field(default_factory=dict)
 
 
@@ -126,16 +126,20 @@ def _describe(name, a) -> str:
 
 def _run(name: str, fn, cases: list[_Case], raise_error: bool, verbose: bool) -> CheckResult:
     if not callable(fn):
-        result = CheckResult(name, False, f"{name}: expected a function, got {type(fn).__name__} ({fn!r}).", 0, len(cases))
+        result = CheckResult(
+            name, False, f"{name}: expected a function, got {type(fn).__name__} ({fn!r}).", 0, len(cases)
+        )
         return _finish(result, raise_error, verbose)
     for i, case in enumerate(cases, 1):
         head = f"{name}: case {i} of {len(cases)} failed ({case.title})\n  input:    {case.inputs}\n"
         try:
             got = fn(*case.args, **case.kwargs)
         except NotImplementedError as err:
-            msg = (f"{name}: not implemented yet: `{getattr(fn, '__name__', 'fn')}` raised "
-                   f"NotImplementedError({str(err)!r}).\n  Replace the `raise NotImplementedError(...)` line with your "
-                   f"code, run that cell again, then this one.")
+            msg = (
+                f"{name}: not implemented yet: `{getattr(fn, '__name__', 'fn')}` raised "
+                f"NotImplementedError({str(err)!r}).\n  Replace the `raise NotImplementedError(...)` line with your "
+                f"code, run that cell again, then this one."
+            )
             return _finish(CheckResult(name, False, msg, i - 1, len(cases), not_implemented=True), raise_error, verbose)
         except Exception as err:  # noqa: BLE001 - report any crash of the student's code with its input
             msg = head + f"  your function raised {type(err).__name__}: {err}"
@@ -143,7 +147,9 @@ def _run(name: str, fn, cases: list[_Case], raise_error: bool, verbose: bool) ->
         try:
             problem = case.compare(got, case.expected)
         except Exception as err:  # noqa: BLE001 - e.g. a result that is not numeric
-            problem = f"  got:      {got!r}\n  (could not compare it with the expected value: {type(err).__name__}: {err})"
+            problem = (
+                f"  got:      {got!r}\n  (could not compare it with the expected value: {type(err).__name__}: {err})"
+            )
         if problem:
             return _finish(CheckResult(name, False, head + problem, i - 1, len(cases)), raise_error, verbose)
     msg = f"{name}: all {len(cases)} cases passed."
@@ -173,13 +179,17 @@ def _array_compare(rtol=1e-6, atol=1e-9, hints=None, extra=None):
         e = np.asarray(expected, dtype=np.float64)
         if g.shape != e.shape:
             if g.shape == e.T.shape and e.ndim == 2:
-                return (f"  expected: an array of shape {e.shape}\n  got:      shape {g.shape} "
-                        f"(transposed?)\n  hint:     row i of the result belongs to row i of the first argument.")
+                return (
+                    f"  expected: an array of shape {e.shape}\n  got:      shape {g.shape} "
+                    f"(transposed?)\n  hint:     row i of the result belongs to row i of the first argument."
+                )
             return f"  expected: an array of shape {e.shape}\n  got:      shape {g.shape}"
         if not np.all(np.isfinite(g)):
             bad = np.argwhere(~np.isfinite(g))[0]
-            return (f"  expected: finite values, e.g. {_fmt(e[tuple(bad)])} at index {tuple(int(b) for b in bad)}\n"
-                    f"  got:      {_fmt(g[tuple(bad)])} there")
+            return (
+                f"  expected: finite values, e.g. {_fmt(e[tuple(bad)])} at index {tuple(int(b) for b in bad)}\n"
+                f"  got:      {_fmt(g[tuple(bad)])} there"
+            )
         if extra is not None:
             problem = extra(g, e)
             if problem:
@@ -188,8 +198,9 @@ def _array_compare(rtol=1e-6, atol=1e-9, hints=None, extra=None):
             return None
         err = np.abs(g - e)
         where = np.unravel_index(np.argmax(err), e.shape) if e.ndim else ()
-        text = (f"  expected: {_fmt(e)}\n  got:      {_fmt(g)}\n"
-                f"  largest error {err.max():.3g}" + (f" at index {tuple(int(w) for w in where)}" if e.ndim else ""))
+        text = f"  expected: {_fmt(e)}\n  got:      {_fmt(g)}\n  largest error {err.max():.3g}" + (
+            f" at index {tuple(int(w) for w in where)}" if e.ndim else ""
+        )
         for wrong, hint in (hints or {}).values():
             w = np.asarray(wrong, dtype=np.float64)
             if w.shape == g.shape and np.allclose(g, w, rtol=max(rtol, 1e-5), atol=max(atol, 1e-8)):
@@ -292,21 +303,37 @@ def check_pairwise_sq_distances(fn, raise_error=True, verbose=True) -> CheckResu
     def nonnegative(g, e):
         if g.min() < 0:
             where = np.unravel_index(np.argmin(g), g.shape)
-            return (f"  expected: values >= 0 (a squared distance cannot be negative); true values here are "
-                    f"at most {e.max():.3g}\n  got:      {g.min():.4g} at index {tuple(int(w) for w in where)}\n"
-                    f"  hint:     rounding in ||x||^2 + ||y||^2 - 2 x.y leaves small negative numbers for close "
-                    f"points; clamp the result at 0 (keras.ops.maximum(d2, 0.0)).")
+            return (
+                f"  expected: values >= 0 (a squared distance cannot be negative); true values here are "
+                f"at most {e.max():.3g}\n  got:      {g.min():.4g} at index {tuple(int(w) for w in where)}\n"
+                f"  hint:     rounding in ||x||^2 + ||y||^2 - 2 x.y leaves small negative numbers for close "
+                f"points; clamp the result at 0 (keras.ops.maximum(d2, 0.0))."
+            )
         return None
 
     scale = float((x3.astype(np.float64) ** 2).sum(1).max())
     cases = [
-        _Case("a hand-computed example", f"{_describe('x', x1)}, {_describe('y', y1)}", (x1, y1),
-              _sq_dist_loops(x1, y1), _array_compare(hints=hints(x1, y1))),
-        _Case("random inputs, n != m", f"{_describe('x', x2)}, {_describe('y', y2)}", (x2, y2),
-              _sq_dist_loops(x2, y2), _array_compare(hints=hints(x2, y2))),
-        _Case("close points far from the origin in float32 (cancellation)",
-              f"{_describe('x', x3)} (40 points around 1000, spread 0.001), y = x", (x3, x3),
-              _sq_dist_loops(x3, x3), _array_compare(rtol=0, atol=8 * np.finfo(np.float32).eps * scale, extra=nonnegative)),
+        _Case(
+            "a hand-computed example",
+            f"{_describe('x', x1)}, {_describe('y', y1)}",
+            (x1, y1),
+            _sq_dist_loops(x1, y1),
+            _array_compare(hints=hints(x1, y1)),
+        ),
+        _Case(
+            "random inputs, n != m",
+            f"{_describe('x', x2)}, {_describe('y', y2)}",
+            (x2, y2),
+            _sq_dist_loops(x2, y2),
+            _array_compare(hints=hints(x2, y2)),
+        ),
+        _Case(
+            "close points far from the origin in float32 (cancellation)",
+            f"{_describe('x', x3)} (40 points around 1000, spread 0.001), y = x",
+            (x3, x3),
+            _sq_dist_loops(x3, x3),
+            _array_compare(rtol=0, atol=8 * np.finfo(np.float32).eps * scale, extra=nonnegative),
+        ),
     ]
     return _run(name, fn, cases, raise_error, verbose)
 
@@ -344,22 +371,35 @@ def check_gaussian_kernel(fn, raise_error=True, verbose=True) -> CheckResult:
         return {
             "s2": (np.exp(-d2 / s**2), "divide by 2 sigma^2, not sigma^2 (the book's sigma is a standard deviation)."),
             "2s": (np.exp(-d2 / (2 * s)), "divide by 2 sigma^2 (sigma squared), not by 2 sigma."),
-            "sign": (np.exp(d2 / (2 * s**2)), "the exponent must be negative: exp(-||x - y||^2 / (2 sigma^2)); "
-                                              "a Gaussian kernel is at most 1."),
+            "sign": (
+                np.exp(d2 / (2 * s**2)),
+                "the exponent must be negative: exp(-||x - y||^2 / (2 sigma^2)); a Gaussian kernel is at most 1.",
+            ),
             "unsq": (np.exp(-np.sqrt(d2) / (2 * s**2)), "use the squared distance ||x - y||^2 in the exponent."),
             "gamma": (np.exp(-s * d2), "sigma is a standard deviation, not scikit-learn's gamma = 1 / (2 sigma^2)."),
         }
 
     for title, x, y, s in [
         ("one dimension, distance 1, sigma = 1 (expect exp(-1/2))", np.array([[0.0]]), np.array([[1.0]]), 1.0),
-        ("distance 5 = sigma (expect exp(-1/2)); distance 0 (expect 1)", np.array([[0.0, 0.0], [3.0, 4.0]]),
-         np.array([[3.0, 4.0]]), 5.0),
+        (
+            "distance 5 = sigma (expect exp(-1/2)); distance 0 (expect 1)",
+            np.array([[0.0, 0.0], [3.0, 4.0]]),
+            np.array([[3.0, 4.0]]),
+            5.0,
+        ),
         ("random inputs, n != m, sigma = 1.7", rng.normal(size=(6, 4)), rng.normal(size=(5, 4)), 1.7),
         ("the same points, sigma = 0.5", rng.normal(size=(4, 3)), None, 0.5),
     ]:
         y = x if y is None else y
-        cases.append(_Case(title, f"{_describe('x', x)}, {_describe('y', y)}, sigma = {s}", (x, y, s),
-                           _gauss_loops(x, y, s), _array_compare(hints=hints(x, y, s))))
+        cases.append(
+            _Case(
+                title,
+                f"{_describe('x', x)}, {_describe('y', y)}, sigma = {s}",
+                (x, y, s),
+                _gauss_loops(x, y, s),
+                _array_compare(hints=hints(x, y, s)),
+            )
+        )
     return _run(name, fn, cases, raise_error, verbose)
 
 
@@ -404,9 +444,15 @@ def check_median_heuristic(fn, raise_error=True, verbose=True) -> CheckResult:
         expected = float(np.median(pairs))
         hints = {
             "zeros": (np.median(np.sqrt(d2)), "exclude the zero distances of each point to itself (use pairs i < j)."),
-            "squared": (np.median(pairs**2), "sigma is a distance: take the median of ||x_i - x_j||, not of its square."),
-            "other": (math.sqrt(np.median(pairs**2) / 2), "that is the other convention (2 sigma^2 = median squared "
-                                                          "distance); this course uses sigma = median distance."),
+            "squared": (
+                np.median(pairs**2),
+                "sigma is a distance: take the median of ||x_i - x_j||, not of its square.",
+            ),
+            "other": (
+                math.sqrt(np.median(pairs**2) / 2),
+                "that is the other convention (2 sigma^2 = median squared "
+                "distance); this course uses sigma = median distance.",
+            ),
         }
         cases.append(_Case(title, _describe("x", x), (x,), expected, _scalar_compare(hints=hints)))
     return _run(name, fn, cases, raise_error, verbose)
@@ -417,8 +463,12 @@ def _mmd_cases(biased: bool):
     out = []
     for title, x, y, s in [
         ("two points each in 1-D, sigma = 1", np.array([[0.0], [1.0]]), np.array([[0.0], [2.0]]), 1.0),
-        ("n = 6, m = 8 (different sizes), shifted Gaussians, sigma = 1.5",
-         rng.normal(size=(6, 3)), rng.normal(size=(8, 3)) + 0.7, 1.5),
+        (
+            "n = 6, m = 8 (different sizes), shifted Gaussians, sigma = 1.5",
+            rng.normal(size=(6, 3)),
+            rng.normal(size=(8, 3)) + 0.7,
+            1.5,
+        ),
         ("n = m = 10 from the same distribution, sigma = 1", rng.normal(size=(10, 2)), rng.normal(size=(10, 2)), 1.0),
     ]:
         n, m = len(x), len(y)
@@ -427,23 +477,44 @@ def _mmd_cases(biased: bool):
         unbiased = _mmd2_loops(x, y, s, biased=False)
         biased_v = _mmd2_loops(x, y, s, biased=True)
         hints = {
-            "other": ((unbiased, "that is the UNBIASED estimator (diagonal excluded, n(n-1)); this check asks for the "
-                                 "biased V-statistic: sum over all i, j, divide by n^2 and m^2.")
-                      if biased else
-                      (biased_v, "that is the BIASED estimator: exclude the i == j terms of K_xx and K_yy and divide "
-                                 "by n(n-1) and m(m-1).")),
-            "nodiag_n2": ((kxx.sum() - tr_x) / n**2 + (kyy.sum() - tr_y) / m**2 - 2 * kxy.sum() / (n * m),
-                          "with the diagonal excluded there are n(n-1) terms: divide by n(n-1), not n^2."),
-            "plus": ((kxx.sum() - tr_x) / (n * (n - 1)) + (kyy.sum() - tr_y) / (m * (m - 1)) + 2 * kxy.sum() / (n * m)
-                     if not biased else kxx.sum() / n**2 + kyy.sum() / m**2 + 2 * kxy.sum() / (n * m),
-                     "the cross term enters with a minus sign: ... - 2/(nm) sum_ij k(x_i, y_j)."),
-            "s2": (_mmd_with(lambda a, b: np.exp(-_sq_dist_loops(a, b) / s**2), x, y, biased),
-                   "the kernel divides by 2 sigma^2, not sigma^2."),
+            "other": (
+                (
+                    unbiased,
+                    "that is the UNBIASED estimator (diagonal excluded, n(n-1)); this check asks for the "
+                    "biased V-statistic: sum over all i, j, divide by n^2 and m^2.",
+                )
+                if biased
+                else (
+                    biased_v,
+                    "that is the BIASED estimator: exclude the i == j terms of K_xx and K_yy and divide "
+                    "by n(n-1) and m(m-1).",
+                )
+            ),
+            "nodiag_n2": (
+                (kxx.sum() - tr_x) / n**2 + (kyy.sum() - tr_y) / m**2 - 2 * kxy.sum() / (n * m),
+                "with the diagonal excluded there are n(n-1) terms: divide by n(n-1), not n^2.",
+            ),
+            "plus": (
+                (kxx.sum() - tr_x) / (n * (n - 1)) + (kyy.sum() - tr_y) / (m * (m - 1)) + 2 * kxy.sum() / (n * m)
+                if not biased
+                else kxx.sum() / n**2 + kyy.sum() / m**2 + 2 * kxy.sum() / (n * m),
+                "the cross term enters with a minus sign: ... - 2/(nm) sum_ij k(x_i, y_j).",
+            ),
+            "s2": (
+                _mmd_with(lambda a, b, s=s: np.exp(-_sq_dist_loops(a, b) / s**2), x, y, biased),
+                "the kernel divides by 2 sigma^2, not sigma^2.",
+            ),
         }
         if n != m:
-            hints["nn"] = (((kxx.sum() - tr_x) / (n * (n - 1)) + (kyy.sum() - tr_y) / (m * (m - 1))
-                            if not biased else kxx.sum() / n**2 + kyy.sum() / m**2) - 2 * kxy.sum() / n**2,
-                           "the cross term averages n * m pairs: divide by n * m.")
+            hints["nn"] = (
+                (
+                    (kxx.sum() - tr_x) / (n * (n - 1)) + (kyy.sum() - tr_y) / (m * (m - 1))
+                    if not biased
+                    else kxx.sum() / n**2 + kyy.sum() / m**2
+                )
+                - 2 * kxy.sum() / n**2,
+                "the cross term averages n * m pairs: divide by n * m.",
+            )
         inputs = f"{_describe('x', x)}, {_describe('y', y)}, sigma = {s}"
         out.append(_Case(title, inputs, (x, y, s), biased_v if biased else unbiased, _scalar_compare(hints=hints)))
     return out
@@ -454,8 +525,11 @@ def _mmd_with(kernel, x, y, biased):
     n, m = len(x), len(y)
     if biased:
         return kxx.sum() / n**2 + kyy.sum() / m**2 - 2 * kxy.sum() / (n * m)
-    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-            - 2 * kxy.sum() / (n * m))
+    return (
+        (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+        + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        - 2 * kxy.sum() / (n * m)
+    )
 
 
 def check_mmd2_unbiased(fn, raise_error=True, verbose=True) -> CheckResult:
@@ -515,7 +589,11 @@ def check_mmd2_biased(fn, raise_error=True, verbose=True) -> CheckResult:
 
 _LOGITS = [
     ("small logits", np.array([0.5, -1.0, 2.0, 0.0]), np.array([-0.5, 1.5, -2.0])),
-    ("a confident discriminator: logits of +-40 and +-200", np.array([40.0, 200.0, 3.0]), np.array([-40.0, -200.0, 1.0])),
+    (
+        "a confident discriminator: logits of +-40 and +-200",
+        np.array([40.0, 200.0, 3.0]),
+        np.array([-40.0, -200.0, 1.0]),
+    ),
     ("a fooled discriminator: real logits -200, fake logits +200", np.array([-200.0, 0.0]), np.array([200.0, 0.0])),
 ]
 
@@ -552,9 +630,13 @@ def check_discriminator_loss(fn, raise_error=True, verbose=True) -> CheckResult:
     cases = []
     for title, r, f in _LOGITS:
         expected = float(np.mean(_softplus(-r)) + np.mean(_softplus(f)))
-        hints = {"sign": (float(np.mean(_softplus(-r)) - np.mean(_softplus(f))),
-                          "the second term has the wrong sign: the discriminator minimises -E log(1 - D(G(z))), "
-                          "i.e. + mean(softplus(fake_logits)).")}
+        hints = {
+            "sign": (
+                float(np.mean(_softplus(-r)) - np.mean(_softplus(f))),
+                "the second term has the wrong sign: the discriminator minimises -E log(1 - D(G(z))), "
+                "i.e. + mean(softplus(fake_logits)).",
+            )
+        }
         inputs = f"{_describe('real_logits', r)}, {_describe('fake_logits', f)}"
         cases.append(_Case(title, inputs, (r, f), expected, _loss_compare(hints)))
     return _run("check_discriminator_loss", fn, cases, raise_error, verbose)
@@ -586,10 +668,14 @@ def check_generator_loss(fn, raise_error=True, verbose=True) -> CheckResult:
     cases = []
     for title, _, f in _LOGITS:
         expected = float(np.mean(_softplus(-f)))
-        hints = {"minimax": (float(-np.mean(_softplus(f))),
-                             "that is the minimax (saturating) loss E log(1 - D(G(z))); the non-saturating loss is "
-                             "-E log D(G(z)) = mean(softplus(-fake_logits))."),
-                 "sign": (float(-np.mean(_softplus(-f))), "the loss to minimise is -E log D(G(z)): mind the sign.")}
+        hints = {
+            "minimax": (
+                float(-np.mean(_softplus(f))),
+                "that is the minimax (saturating) loss E log(1 - D(G(z))); the non-saturating loss is "
+                "-E log D(G(z)) = mean(softplus(-fake_logits)).",
+            ),
+            "sign": (float(-np.mean(_softplus(-f))), "the loss to minimise is -E log D(G(z)): mind the sign."),
+        }
         cases.append(_Case(title, _describe("fake_logits", f), (f,), expected, _loss_compare(hints)))
     return _run("check_generator_loss", fn, cases, raise_error, verbose)
 
@@ -600,9 +686,11 @@ def _loss_compare(hints):
     def compare(got, expected):
         g = _to_numpy(got)
         if g.size == 1 and not np.isfinite(g.reshape(())):
-            return (f"  expected: {expected:.6g}\n  got:      {float(g.reshape(())):.6g}\n"
-                    f"  hint:     log(sigmoid(t)) overflows for large |t|; use -log(sigmoid(t)) = softplus(-t) and "
-                    f"-log(1 - sigmoid(t)) = softplus(t) (keras.ops.softplus).")
+            return (
+                f"  expected: {expected:.6g}\n  got:      {float(g.reshape(())):.6g}\n"
+                f"  hint:     log(sigmoid(t)) overflows for large |t|; use -log(sigmoid(t)) = softplus(-t) and "
+                f"-log(1 - sigmoid(t)) = softplus(t) (keras.ops.softplus)."
+            )
         return base(got, expected)
 
     return compare
@@ -616,9 +704,12 @@ def _tiny_gan(latent_dim=3, data_dim=2):
     import keras
 
     def dense(units, seed, activation=None):
-        return keras.layers.Dense(units, activation=activation,
-                                  kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-                                  bias_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed + 100))
+        return keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            bias_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed + 100),
+        )
 
     generator = keras.Sequential([keras.Input((latent_dim,)), dense(8, 1, "tanh"), dense(data_dim, 2)])
     discriminator = keras.Sequential([keras.Input((data_dim,)), dense(8, 3, "tanh"), dense(1, 4)])
@@ -669,7 +760,9 @@ def _weights(model):
 
 
 def _same(a, b, rtol=1e-4, atol=1e-6):
-    return len(a) == len(b) and all(x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(a, b)
+    )
 
 
 def check_gan_train_step(fn, raise_error=True, verbose=True) -> CheckResult:
@@ -709,21 +802,28 @@ def check_gan_train_step(fn, raise_error=True, verbose=True) -> CheckResult:
     rng = np.random.default_rng(5)
     real = rng.normal(size=(16, 2)).astype(np.float32) * 0.5 + 1.0
     z = rng.normal(size=(16, 3)).astype(np.float32)
-    inputs = (f"tiny networks (generator 3 -> 8 -> 2, discriminator 2 -> 8 -> 1, fixed initial weights), SGD with "
-              f"learning rate 0.1 for both, {_describe('real_batch', real)}, {_describe('z', z)}")
+    inputs = (
+        f"tiny networks (generator 3 -> 8 -> 2, discriminator 2 -> 8 -> 1, fixed initial weights), SGD with "
+        f"learning rate 0.1 for both, {_describe('real_batch', real)}, {_describe('z', z)}"
+    )
     head = f"{name}: failed\n  input:    {inputs}\n"
     g, d = _tiny_gan()
     g0, d0 = _weights(g), _weights(d)
     try:
         out = fn(g, d, keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), real, z)
     except NotImplementedError as err:
-        msg = (f"{name}: not implemented yet: `{getattr(fn, '__name__', 'fn')}` raised "
-               f"NotImplementedError({str(err)!r}).\n  Replace the `raise NotImplementedError(...)` line with your "
-               f"code, run that cell again, then this one.")
+        msg = (
+            f"{name}: not implemented yet: `{getattr(fn, '__name__', 'fn')}` raised "
+            f"NotImplementedError({str(err)!r}).\n  Replace the `raise NotImplementedError(...)` line with your "
+            f"code, run that cell again, then this one."
+        )
         return _finish(CheckResult(name, False, msg, 0, 1, not_implemented=True), raise_error, verbose)
     except Exception as err:  # noqa: BLE001 - report the crash with its input
-        return _finish(CheckResult(name, False, head + f"  your function raised {type(err).__name__}: {err}", 0, 1),
-                       raise_error, verbose)
+        return _finish(
+            CheckResult(name, False, head + f"  your function raised {type(err).__name__}: {err}", 0, 1),
+            raise_error,
+            verbose,
+        )
     d_loss, g_loss, d_ref, g_ref = _reference_step(real, z)
     d_new, g_new = _weights(d), _weights(g)
     problem = None
@@ -736,21 +836,37 @@ def check_gan_train_step(fn, raise_error=True, verbose=True) -> CheckResult:
             problem = "  the discriminator's weights did not change: apply its gradients with d_optimizer."
         elif _same(g_new, g0, rtol=0, atol=0):
             problem = "  the generator's weights did not change: apply its gradients with g_optimizer."
-        elif not (_same(d_new, d_ref) and _same(g_new, g_ref)
-                  and np.isclose(got_d, d_loss, rtol=1e-4) and np.isclose(got_g, g_loss, rtol=1e-4)):
-            which = [w for w, ok in (("discriminator weights", _same(d_new, d_ref)),
-                                     ("generator weights", _same(g_new, g_ref)),
-                                     ("d_loss", np.isclose(got_d, d_loss, rtol=1e-4)),
-                                     ("g_loss", np.isclose(got_g, g_loss, rtol=1e-4))) if not ok]
-            problem = (f"  expected: d_loss {d_loss:.6g}, g_loss {g_loss:.6g}, and the weights after one step of "
-                       f"the reference\n  got:      d_loss {got_d:.6g}, g_loss {got_g:.6g}; differs in: "
-                       f"{', '.join(which)}")
+        elif not (
+            _same(d_new, d_ref)
+            and _same(g_new, g_ref)
+            and np.isclose(got_d, d_loss, rtol=1e-4)
+            and np.isclose(got_g, g_loss, rtol=1e-4)
+        ):
+            which = [
+                w
+                for w, ok in (
+                    ("discriminator weights", _same(d_new, d_ref)),
+                    ("generator weights", _same(g_new, g_ref)),
+                    ("d_loss", np.isclose(got_d, d_loss, rtol=1e-4)),
+                    ("g_loss", np.isclose(got_g, g_loss, rtol=1e-4)),
+                )
+                if not ok
+            ]
+            problem = (
+                f"  expected: d_loss {d_loss:.6g}, g_loss {g_loss:.6g}, and the weights after one step of "
+                f"the reference\n  got:      d_loss {got_d:.6g}, g_loss {got_g:.6g}; differs in: "
+                f"{', '.join(which)}"
+            )
             for kwargs, hint in [
                 (dict(d_sign=-1.0), "the discriminator minimises -V: + mean(softplus(fake_logits)), not minus."),
-                (dict(g_kind="minimax"), "the generator's loss should be the non-saturating "
-                                         "mean(softplus(-D(G(z)))), not the minimax one."),
-                (dict(order="gd"), "update the discriminator first, then the generator (with the updated "
-                                   "discriminator)."),
+                (
+                    dict(g_kind="minimax"),
+                    "the generator's loss should be the non-saturating mean(softplus(-D(G(z)))), not the minimax one.",
+                ),
+                (
+                    dict(order="gd"),
+                    "update the discriminator first, then the generator (with the updated discriminator).",
+                ),
             ]:
                 _, _, dv, gv = _reference_step(real, z, **kwargs)
                 if _same(d_new, dv) and _same(g_new, gv):
@@ -758,9 +874,14 @@ def check_gan_train_step(fn, raise_error=True, verbose=True) -> CheckResult:
                     break
             else:
                 if _same(g_new, g_ref) and not _same(d_new, d_ref):
-                    problem += ("\n  hint:     the generator is right, the discriminator is not: did the generator's "
-                                "step also update the discriminator, or its loss use other labels?")
+                    problem += (
+                        "\n  hint:     the generator is right, the discriminator is not: did the generator's "
+                        "step also update the discriminator, or its loss use other labels?"
+                    )
     if problem:
         return _finish(CheckResult(name, False, head + problem, 0, 1), raise_error, verbose)
-    return _finish(CheckResult(name, True, f"{name}: passed; the step matches the reference (losses and every weight).", 1, 1),
-                   raise_error, verbose)
+    return _finish(
+        CheckResult(name, True, f"{name}: passed; the step matches the reference (losses and every weight).", 1, 1),
+        raise_error,
+        verbose,
+    )

@@ -165,8 +165,9 @@ class MnistClassifier:
         return float((self.predict(images) == labels).mean())
 
 
-def train_classifier(x_train, y_train, x_test=None, y_test=None, epochs=8, batch_size=128, width=32,
-                     feature_dim=128, seed=0, verbose=0) -> MnistClassifier:
+def train_classifier(
+    x_train, y_train, x_test=None, y_test=None, epochs=8, batch_size=128, width=32, feature_dim=128, seed=0, verbose=0
+) -> MnistClassifier:
     """Train :func:`build_classifier` with Adam (1e-3) and cross-entropy, seeded.
 
     Parameters
@@ -205,8 +206,13 @@ def train_classifier(x_train, y_train, x_test=None, y_test=None, epochs=8, batch
     model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
     info = {
         "train_size": len(x),
-        "hyperparameters": {"epochs": epochs, "batch_size": batch_size, "width": width,
-                            "feature_dim": feature_dim, "seed": seed},
+        "hyperparameters": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "width": width,
+            "feature_dim": feature_dim,
+            "seed": seed,
+        },
     }
     clf = MnistClassifier(model, info)
     if x_test is not None and y_test is not None:
@@ -224,8 +230,9 @@ def _data_sha256(*arrays) -> str:
     return h.hexdigest()
 
 
-def get_classifier(data, epochs=8, batch_size=128, width=32, feature_dim=128, seed=0, cache=True,
-                   directory=None, verbose=True) -> MnistClassifier:
+def get_classifier(
+    data, epochs=8, batch_size=128, width=32, feature_dim=128, seed=0, cache=True, directory=None, verbose=True
+) -> MnistClassifier:
     """The classifier for ``data`` (an :class:`~kgan_utils.data.MnistData`): from the cache, or trained now.
 
     It is trained on ``data.x_train`` and its accuracy measured on
@@ -249,8 +256,14 @@ def get_classifier(data, epochs=8, batch_size=128, width=32, feature_dim=128, se
         if not hasattr(data, attr):
             raise ValueError(f"`data` must be an MnistData (from load_mnist); it has no `{attr}`.")
     hyper = {"epochs": epochs, "batch_size": batch_size, "width": width, "feature_dim": feature_dim, "seed": seed}
-    key_src = json.dumps({"version": _CLASSIFIER_VERSION, "hyper": hyper,
-                          "data": _data_sha256(data.x_train, data.y_train, data.x_test, data.y_test)}, sort_keys=True)
+    key_src = json.dumps(
+        {
+            "version": _CLASSIFIER_VERSION,
+            "hyper": hyper,
+            "data": _data_sha256(data.x_train, data.y_train, data.x_test, data.y_test),
+        },
+        sort_keys=True,
+    )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     folder = Path(directory).expanduser() if directory is not None else cache_dir()
     weights, meta = folder / f"mnist_classifier_{key}.weights.h5", folder / f"mnist_classifier_{key}.json"
@@ -259,7 +272,10 @@ def get_classifier(data, epochs=8, batch_size=128, width=32, feature_dim=128, se
         model.load_weights(weights)
         clf = MnistClassifier(model, json.loads(meta.read_text()))
         if verbose:
-            print(f"classifier: loaded from {weights} (test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images)")
+            print(
+                f"classifier: loaded from {weights} "
+                f"(test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images)"
+            )
         return clf
     clf = train_classifier(data.x_train, data.y_train, data.x_test, data.y_test, verbose=0, **hyper)
     clf.info.update(cache_key=key, data_source=getattr(data, "source", "?"))
@@ -274,6 +290,8 @@ def get_classifier(data, epochs=8, batch_size=128, width=32, feature_dim=128, se
             os.replace(Path(tmp) / meta.name, meta)
     if verbose:
         where = f", cached in {weights}" if cache else ""
-        print(f"classifier: trained on {clf.info['train_size']:,} images for {epochs} epochs, "
-              f"test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images{where}")
+        print(
+            f"classifier: trained on {clf.info['train_size']:,} images for {epochs} epochs, "
+            f"test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images{where}"
+        )
     return clf

@@ -71,8 +71,18 @@ BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = registry.PRECISIONS
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 # Settings that define a run: on --resume they come from config.json, and a different value is refused.
-RUN_KEYS = ("model", "seed", "batch_size", "latent_dim", "width", "learning_rate", "beta_1", "loss", "precision",
-            "train_size")
+RUN_KEYS = (
+    "model",
+    "seed",
+    "batch_size",
+    "latent_dim",
+    "width",
+    "learning_rate",
+    "beta_1",
+    "loss",
+    "precision",
+    "train_size",
+)
 DEFAULT_STEPS_PER_EXECUTION = 16  # where the backend supports it (not PyTorch: there 1)
 MIN_METRIC_SAMPLES = 2  # FID needs a covariance, KID subsets of at least 2
 SEED_MAX = 2**32 - 1  # keras.utils.set_random_seed (NumPy's legacy seeding) takes 0 .. 2**32 - 1
@@ -130,59 +140,102 @@ def _unit_float(text):
 
 
 def _add_backend(parser, what):
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help=f"Keras backend {what} (default: $KERAS_BACKEND, else tensorflow)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"Keras backend {what} (default: $KERAS_BACKEND, else tensorflow)",
+    )
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m kgan_utils", description="Train and sample MNIST GANs (kgan_utils).")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a GAN into a run folder (resumable)",
-                       description="Train a GAN on MNIST; writes config.json, checkpoint.npz, metrics.csv/json and "
-                                   "sample grids to --out. Unset options take the model's defaults. One `train` at "
-                                   "a time per folder (train.lock).")
-    t.add_argument("--epochs", type=_positive_int, required=True, help="total number of epochs (a resumed run counts the earlier ones)")
+    t = sub.add_parser(
+        "train",
+        help="train a GAN into a run folder (resumable)",
+        description="Train a GAN on MNIST; writes config.json, checkpoint.npz, metrics.csv/json and "
+        "sample grids to --out. Unset options take the model's defaults. One `train` at "
+        "a time per folder (train.lock).",
+    )
+    t.add_argument(
+        "--epochs",
+        type=_positive_int,
+        required=True,
+        help="total number of epochs (a resumed run counts the earlier ones)",
+    )
     t.add_argument("--out", required=True, help="run folder, e.g. runs/dcgan")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--data", default=None, help="MNIST source: mnist.npz or a folder of idx files (see load_mnist)")
-    t.add_argument("--model", choices=sorted(registry.MODELS), default=None, help="architecture and its default settings (default: dcgan)")
+    t.add_argument(
+        "--model",
+        choices=sorted(registry.MODELS),
+        default=None,
+        help="architecture and its default settings (default: dcgan)",
+    )
     t.add_argument("--seed", type=_seed, default=None, help="seed of weights, shuffling and noise (default 0)")
     t.add_argument("--batch-size", type=_positive_int, default=None)
-    t.add_argument("--latent-dim", type=_int_range(1, f"an integer in [1, {MAX_LATENT_DIM}]", MAX_LATENT_DIM),
-                   default=None)
-    t.add_argument("--width", type=_int_range(1, f"an integer in [1, {MAX_WIDTH}]", MAX_WIDTH), default=None,
-                   help="channel width of the dcgan models")
+    t.add_argument(
+        "--latent-dim", type=_int_range(1, f"an integer in [1, {MAX_LATENT_DIM}]", MAX_LATENT_DIM), default=None
+    )
+    t.add_argument(
+        "--width",
+        type=_int_range(1, f"an integer in [1, {MAX_WIDTH}]", MAX_WIDTH),
+        default=None,
+        help="channel width of the dcgan models",
+    )
     t.add_argument("--learning-rate", "--lr", type=_positive_float, default=None, dest="learning_rate")
     t.add_argument("--beta-1", type=_unit_float, default=None, dest="beta_1", help="Adam's beta_1")
     t.add_argument("--loss", default=None, help="non_saturating, minimax, hinge or wasserstein")
-    t.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="auto = on a GPU mixed_float16 (tensorflow) or mixed_bfloat16 (jax, torch); float32 on a CPU")
+    t.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="auto = on a GPU mixed_float16 (tensorflow) or mixed_bfloat16 (jax, torch); float32 on a CPU",
+    )
     t.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto", help="XLA; auto = on a GPU only")
-    t.add_argument("--steps-per-execution", type=_positive_int, default=None,
-                   help="train steps per call of the compiled step (fewer Python round trips; the progress bar "
-                        f"and per-batch callbacks update once per call); default {DEFAULT_STEPS_PER_EXECUTION} "
-                        "(1 on torch, whose Keras trainer runs one step per call)")
-    t.add_argument("--data-parallel", action="store_true",
-                   help="train on all visible devices (jax only; the batch size must be a multiple of their number)")
+    t.add_argument(
+        "--steps-per-execution",
+        type=_positive_int,
+        default=None,
+        help="train steps per call of the compiled step (fewer Python round trips; the progress bar "
+        f"and per-batch callbacks update once per call); default {DEFAULT_STEPS_PER_EXECUTION} "
+        "(1 on torch, whose Keras trainer runs one step per call)",
+    )
+    t.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="train on all visible devices (jax only; the batch size must be a multiple of their number)",
+    )
     t.add_argument("--train-size", type=_positive_int, default=None, help="use only the first N training images")
     t.add_argument("--metrics-every", type=_nonneg_int, default=1, help="FID/KID/coverage every K epochs (0: never)")
-    t.add_argument("--metrics-samples", type=_int_range(MIN_METRIC_SAMPLES, f"an integer >= {MIN_METRIC_SAMPLES}"),
-                   default=2000, help="samples per metrics evaluation")
+    t.add_argument(
+        "--metrics-samples",
+        type=_int_range(MIN_METRIC_SAMPLES, f"an integer >= {MIN_METRIC_SAMPLES}"),
+        default=2000,
+        help="samples per metrics evaluation",
+    )
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras fit verbosity (1: progress bar)")
     _add_backend(t, "to train on; a resumed run may change it")
 
-    s = sub.add_parser("sample", help="draw samples from a trained run",
-                       description="Write N generated digits as uint8 [N, 28, 28] array `x` to an .npz file. "
-                                   "The array is built in memory: an --n whose array would not fit is refused.")
+    s = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        description="Write N generated digits as uint8 [N, 28, 28] array `x` to an .npz file. "
+        "The array is built in memory: an --n whose array would not fit is refused.",
+    )
     s.add_argument("--run", required=True, help="run folder written by `train`")
     s.add_argument("--n", type=_positive_int, default=10000)
     s.add_argument("--out", required=True, help="output .npz file")
     s.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the latent noise")
     _add_backend(s, "to run the generator on")
 
-    e = sub.add_parser("evaluate", help="FID, KID and class coverage of samples against MNIST test images",
-                       description="Score an .npz of uint8 digits (array `x`) with the book's MNIST classifier.")
+    e = sub.add_parser(
+        "evaluate",
+        help="FID, KID and class coverage of samples against MNIST test images",
+        description="Score an .npz of uint8 digits (array `x`) with the book's MNIST classifier.",
+    )
     e.add_argument("--samples", required=True, help=".npz with an array `x` of uint8 [N, 28, 28], N >= 2")
     e.add_argument("--data", default=None, help="MNIST source (see `train --data`)")
     e.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -221,8 +274,10 @@ def available_memory():
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 found.append(int(line.split()[1]) * 1024)
-    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit, usage in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         with contextlib.suppress(OSError, ValueError):
             text = Path(limit).read_text().strip()
             if text != "max" and int(text) < 2**60:
@@ -334,8 +389,10 @@ def _load_data(parser, path):
         if isinstance(exc, ValueError) and str(exc).startswith("`path`"):  # load_mnist's own checks
             message = _strip_arg(exc)
             raise CliError(f"--data: {message}" if str(where) in message else f"--data: {where}: {message}") from None
-        raise CliError(f"--data: cannot read {where}; is a file truncated, damaged or of another kind? "
-                       f"({type(exc).__name__}: {_one_line(exc)})") from None
+        raise CliError(
+            f"--data: cannot read {where}; is a file truncated, damaged or of another kind? "
+            f"({type(exc).__name__}: {_one_line(exc)})"
+        ) from None
 
 
 def _data_sha256(x):
@@ -355,11 +412,14 @@ def select_backend(requested=None) -> str:
     active = loaded.backend.backend() if loaded is not None and hasattr(loaded, "backend") else None
     name = requested or os.environ.get("KERAS_BACKEND") or active or "tensorflow"
     if name not in BACKENDS:
-        raise ValueError(f"KERAS_BACKEND={name!r} is not a backend kgan_utils trains on; choose one of "
-                         f"{', '.join(BACKENDS)}.")
+        raise ValueError(
+            f"KERAS_BACKEND={name!r} is not a backend kgan_utils trains on; choose one of {', '.join(BACKENDS)}."
+        )
     if active is not None and active != name:
-        raise ValueError(f"Keras is already imported in this process with the {active} backend, so it cannot "
-                         f"switch to {name}; run `python -m kgan_utils ... --backend {name}` in a fresh process.")
+        raise ValueError(
+            f"Keras is already imported in this process with the {active} backend, so it cannot "
+            f"switch to {name}; run `python -m kgan_utils ... --backend {name}` in a fresh process."
+        )
     os.environ["KERAS_BACKEND"] = name
     return name
 
@@ -373,9 +433,15 @@ def gan_from_config(config):
     and ``steps_per_execution``, for every model.
     """
     return registry.build_gan(
-        config["model"], latent_dim=config["latent_dim"], width=config["width"],
-        learning_rate=config["learning_rate"], beta_1=config["beta_1"], loss=config["loss"], seed=config["seed"],
-        precision=config["precision"], jit_compile=JIT_COMPILE[config.get("jit_compile", "auto")],
+        config["model"],
+        latent_dim=config["latent_dim"],
+        width=config["width"],
+        learning_rate=config["learning_rate"],
+        beta_1=config["beta_1"],
+        loss=config["loss"],
+        seed=config["seed"],
+        precision=config["precision"],
+        jit_compile=JIT_COMPILE[config.get("jit_compile", "auto")],
         steps_per_execution=config.get("steps_per_execution", 1),
     )
 
@@ -440,8 +506,10 @@ def _restore(gan, folder, option):
     try:
         return restore_checkpoint(gan, folder)
     except ValueError as exc:  # damaged, or saved from another model than config.json describes
-        raise CliError(f"{option}: cannot restore {Path(folder) / CHECKPOINT_FILE} into the model of its "
-                       f"{CONFIG_NAME}: {_one_line(_strip_arg(exc))}") from None
+        raise CliError(
+            f"{option}: cannot restore {Path(folder) / CHECKPOINT_FILE} into the model of its "
+            f"{CONFIG_NAME}: {_one_line(_strip_arg(exc))}"
+        ) from None
 
 
 def _new_config(args, data):
@@ -468,11 +536,18 @@ def _new_config(args, data):
     if batch_size > train_size:
         raise CliError(f"--batch-size {batch_size} is larger than the {train_size} training images.")
     return {
-        "model": model, "seed": given.get("seed", 0), "batch_size": batch_size,
-        "latent_dim": given.get("latent_dim", spec.latent_dim), "width": given.get("width", spec.width),
-        "learning_rate": given.get("learning_rate", spec.learning_rate), "beta_1": given.get("beta_1", spec.beta_1),
-        "loss": loss, "precision": given.get("precision", registry.resolve_precision("auto")),
-        "train_size": train_size, "epochs": args.epochs, "data_source": data.source,
+        "model": model,
+        "seed": given.get("seed", 0),
+        "batch_size": batch_size,
+        "latent_dim": given.get("latent_dim", spec.latent_dim),
+        "width": given.get("width", spec.width),
+        "learning_rate": given.get("learning_rate", spec.learning_rate),
+        "beta_1": given.get("beta_1", spec.beta_1),
+        "loss": loss,
+        "precision": given.get("precision", registry.resolve_precision("auto")),
+        "train_size": train_size,
+        "epochs": args.epochs,
+        "data_source": data.source,
         "data_sha256": _data_sha256(data.x_train[:train_size]),
     }
 
@@ -490,16 +565,22 @@ def _resume_config(args, data, config):
         given["precision"] = registry.resolve_precision(given["precision"])
     clash = {k: (v, config.get(k)) for k, v in given.items() if config.get(k) != v}
     if clash:
-        raise CliError("--resume: these options differ from the run's config.json: "
-                       + ", ".join(f"--{k.replace('_', '-')} {v} (run: {c})" for k, (v, c) in clash.items()))
+        raise CliError(
+            "--resume: these options differ from the run's config.json: "
+            + ", ".join(f"--{k.replace('_', '-')} {v} (run: {c})" for k, (v, c) in clash.items())
+        )
     if config["precision"] == "auto":
         config["precision"] = registry.resolve_precision("auto")
     if config["train_size"] > len(data.x_train):
-        raise CliError(f"--resume: the run trained on {config['train_size']} images but the data have only "
-                       f"{len(data.x_train)}; pass the same --data.")
+        raise CliError(
+            f"--resume: the run trained on {config['train_size']} images but the data have only "
+            f"{len(data.x_train)}; pass the same --data."
+        )
     if config.get("data_sha256") != _data_sha256(data.x_train[: config["train_size"]]):
-        raise CliError("--resume: the training images differ from the ones this run was trained on "
-                       f"({config.get('data_source', 'unknown source')}); pass the same --data.")
+        raise CliError(
+            "--resume: the training images differ from the ones this run was trained on "
+            f"({config.get('data_source', 'unknown source')}); pass the same --data."
+        )
     config["epochs"] = args.epochs
     return config
 
@@ -510,8 +591,14 @@ def _environment():
     from kgan_utils import __version__
     from kgan_utils.backend import backend_name, gpu_devices
 
-    env = {"kgan_utils": __version__, "keras": keras.__version__, "backend": backend_name(),
-           "python": platform.python_version(), "gpus": gpu_devices(), "cpu_count": os.cpu_count()}
+    env = {
+        "kgan_utils": __version__,
+        "keras": keras.__version__,
+        "backend": backend_name(),
+        "python": platform.python_version(),
+        "gpus": gpu_devices(),
+        "cpu_count": os.cpu_count(),
+    }
     if backend_name() == "tensorflow":
         import tensorflow as tf
 
@@ -553,13 +640,19 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise CliError(f"--out: {self.path.parent} is being trained by another process ({self.holder()}); "
-                           "wait for it to end (or stop it) or choose another --out.") from None
+            raise CliError(
+                f"--out: {self.path.parent} is being trained by another process ({self.holder()}); "
+                "wait for it to end (or stop it) or choose another --out."
+            ) from None
         except OSError:
             os.close(fd)
             raise
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "command": " ".join(sys.argv)}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": " ".join(sys.argv),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self.fd = fd
@@ -596,7 +689,9 @@ def _open_run_folder(args):
         if (out / name).is_dir():
             raise CliError(f"--out: {out / name} is a folder; the run writes a file of that name.")
     if (out / "samples").exists() and not (out / "samples").is_dir():
-        raise CliError(f"--out: {out / 'samples'} is a file; the run writes its sample grids into a folder of that name.")
+        raise CliError(
+            f"--out: {out / 'samples'} is a file; the run writes its sample grids into a folder of that name."
+        )
     for folder in (out, out / "samples"):
         if folder.is_dir():
             try:
@@ -629,8 +724,10 @@ def cmd_train(args, parser):
     try:
         return _train(args, out, state)
     except KeyboardInterrupt:
-        print(f"interrupted; {out} keeps its last finished epoch: continue with `train --resume --out {out} ...`",
-              file=sys.stderr)
+        print(
+            f"interrupted; {out} keeps its last finished epoch: continue with `train --resume --out {out} ...`",
+            file=sys.stderr,
+        )
         return 130
     finally:
         if created and sorted(p.name for p in out.iterdir()) == [LOCK_NAME]:  # refused before it wrote anything
@@ -651,7 +748,9 @@ def _train(args, out, state):
     if has_checkpoint and not args.resume:
         raise CliError(f"--out: {out} already holds a run; pass --resume to continue it or choose another folder.")
     if has_checkpoint and not has_config:
-        raise CliError(f"--resume: {out} has a {CHECKPOINT_FILE} but no {CONFIG_NAME}, which says how to build its model.")
+        raise CliError(
+            f"--resume: {out} has a {CHECKPOINT_FILE} but no {CONFIG_NAME}, which says how to build its model."
+        )
     _remove_temporary_files(out)
     if args.metrics_every:
         _check_memory(args.metrics_samples * METRIC_SAMPLE_BYTES, f"--metrics-samples {args.metrics_samples}")
@@ -673,11 +772,15 @@ def _train(args, out, state):
     data = _load_data(None, args.data)
     config = _resume_config(args, data, saved) if args.resume else _new_config(args, data)
     if args.metrics_every and len(data.x_test) < MIN_METRIC_SAMPLES:
-        raise CliError(f"--data: the metrics need at least {MIN_METRIC_SAMPLES} test images; the data have "
-                       f"{len(data.x_test)} (or pass --metrics-every 0).")
+        raise CliError(
+            f"--data: the metrics need at least {MIN_METRIC_SAMPLES} test images; the data have "
+            f"{len(data.x_test)} (or pass --metrics-every 0)."
+        )
     if devices is not None and config["batch_size"] % len(devices):
-        raise CliError(f"--data-parallel: the batch size {config['batch_size']} is not a multiple of the "
-                       f"{len(devices)} devices; choose a --batch-size that is.")
+        raise CliError(
+            f"--data-parallel: the batch size {config['batch_size']} is not a multiple of the "
+            f"{len(devices)} devices; choose a --batch-size that is."
+        )
     # Speed, not training state: these may differ on resume (the backend too).
     spe = args.steps_per_execution
     if spe is None:
@@ -695,15 +798,22 @@ def _train(args, out, state):
             return 0
         before = config.get("backend", "tensorflow")  # runs from before --backend trained on TensorFlow
         switch = f"; trained on {before} so far" if before != backend else ""
-        print(f"resuming {out} after epoch {epoch} (optimizer step {int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))})"
-              f" on {backend}{switch}")
+        print(
+            f"resuming {out} after epoch {epoch} "
+            f"(optimizer step {int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))})"
+            f" on {backend}{switch}"
+        )
     else:
         if has_config and args.resume:
-            print(f"resuming {out}: it has no checkpoint yet (it stopped before its first epoch ended); "
-                  f"training from epoch 1 with the settings of its {CONFIG_NAME}")
+            print(
+                f"resuming {out}: it has no checkpoint yet (it stopped before its first epoch ended); "
+                f"training from epoch 1 with the settings of its {CONFIG_NAME}"
+            )
         elif has_config:
-            print(f"{out} holds a run that stopped before its first epoch ended (no {CHECKPOINT_FILE}); "
-                  "starting it over with these settings")
+            print(
+                f"{out} holds a run that stopped before its first epoch ended (no {CHECKPOINT_FILE}); "
+                "starting it over with these settings"
+            )
         config["environment"] = _environment()
         config["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
     config["backend"] = backend
@@ -717,22 +827,29 @@ def _train(args, out, state):
         from kgan_utils.metrics import GanEvaluator
 
         evaluator = GanEvaluator(get_classifier(data), data.x_test, kid_subsets=20)
-        callbacks.append(cb.EpochMetrics(evaluator, n=args.metrics_samples, every=args.metrics_every,
-                                         verbose=args.verbose > 0))
+        callbacks.append(
+            cb.EpochMetrics(evaluator, n=args.metrics_samples, every=args.metrics_every, verbose=args.verbose > 0)
+        )
     callbacks += [cb.SampleGrid(out / "samples", n=64, seed=0), cb.GANCheckpoint(out, history)]
     parallel = f", data parallel on {len(devices)} devices" if devices is not None else ""
-    print(f"training {config['model']} on {len(x):,} images ({data.source}), epochs {epoch + 1}..{args.epochs}, "
-          f"batch {config['batch_size']}, precision {config['precision']}, backend {backend}{parallel}")
+    print(
+        f"training {config['model']} on {len(x):,} images ({data.source}), epochs {epoch + 1}..{args.epochs}, "
+        f"batch {config['batch_size']}, precision {config['precision']}, backend {backend}{parallel}"
+    )
     t0 = time.perf_counter()
     try:
-        gan.fit(dataset, epochs=args.epochs, initial_epoch=epoch, callbacks=callbacks, verbose=args.verbose,
-                shuffle=False)
+        gan.fit(
+            dataset, epochs=args.epochs, initial_epoch=epoch, callbacks=callbacks, verbose=args.verbose, shuffle=False
+        )
     except cb.TrainingDiverged as exc:
         from kgan_utils.checkpoint import read_checkpoint_epoch
 
         kept = read_checkpoint_epoch(out)
-        raise CliError(f"{exc} (try a smaller --learning-rate); {out} keeps "
-                       + (f"epoch {kept}" if kept else "no checkpoint") + ".") from None
+        raise CliError(
+            f"{exc} (try a smaller --learning-rate); {out} keeps "
+            + (f"epoch {kept}" if kept else "no checkpoint")
+            + "."
+        ) from None
     print(f"done in {time.perf_counter() - t0:.0f} s; run folder: {out}")
     return 0
 
@@ -833,7 +950,9 @@ def read_samples(path):
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
         raise ValueError(f"`x` must be uint8 [N, 28, 28]; got {x.dtype} {x.shape}.")
     if len(x) < MIN_METRIC_SAMPLES:
-        raise ValueError(f"`x` holds {len(x)} image{'s' * (len(x) != 1)}; the metrics need at least {MIN_METRIC_SAMPLES}.")
+        raise ValueError(
+            f"`x` holds {len(x)} image{'s' * (len(x) != 1)}; the metrics need at least {MIN_METRIC_SAMPLES}."
+        )
     return x
 
 
@@ -850,8 +969,9 @@ def cmd_evaluate(args, parser):
 
     data = _load_data(None, args.data)
     if len(data.x_test) < MIN_METRIC_SAMPLES:
-        raise CliError(f"--data: the metrics need at least {MIN_METRIC_SAMPLES} test images; the data have "
-                       f"{len(data.x_test)}.")
+        raise CliError(
+            f"--data: the metrics need at least {MIN_METRIC_SAMPLES} test images; the data have {len(data.x_test)}."
+        )
     result = GanEvaluator(get_classifier(data), data.x_test, train_images=data.x_train)(x)
     result["n_samples"] = len(x)
     for k, v in result.items():
@@ -876,10 +996,13 @@ def command_help(name="train") -> str:
 def _out_of_memory(exc) -> bool:
     """Whether ``exc`` says that memory ran out: Python's, or a backend's (host or accelerator)."""
     text = str(exc)
-    return (isinstance(exc, MemoryError)
-            or type(exc).__name__ in ("ResourceExhaustedError", "OutOfMemoryError")  # TensorFlow, PyTorch
-            or "RESOURCE_EXHAUSTED" in text  # JAX/XLA
-            or "can't allocate memory" in text or "CUDA out of memory" in text)  # PyTorch
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ in ("ResourceExhaustedError", "OutOfMemoryError")  # TensorFlow, PyTorch
+        or "RESOURCE_EXHAUSTED" in text  # JAX/XLA
+        or "can't allocate memory" in text
+        or "CUDA out of memory" in text
+    )  # PyTorch
 
 
 def main(argv=None):
@@ -908,8 +1031,10 @@ def main(argv=None):
         if not _out_of_memory(exc):
             raise  # a bug: its traceback is what is needed
         first = _one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:300]
-        sub.error(f"out of memory ({type(exc).__name__}: {first}); use smaller settings (--width, --latent-dim, "
-                  "--batch-size, --n, --metrics-samples).")
+        sub.error(
+            f"out of memory ({type(exc).__name__}: {first}); use smaller settings (--width, --latent-dim, "
+            "--batch-size, --n, --metrics-samples)."
+        )
     except KeyboardInterrupt:
         print(f"{sub.prog}: interrupted", file=sys.stderr)
         return 130

@@ -120,7 +120,10 @@ def _load_sample() -> MnistData:
     with sample.open("rb") as fh, np.load(fh) as f:
         x, y = f["x"], f["y"]
     return MnistData(
-        x[:SAMPLE_TRAIN], y[:SAMPLE_TRAIN], x[SAMPLE_TRAIN:], y[SAMPLE_TRAIN:],
+        x[:SAMPLE_TRAIN],
+        y[:SAMPLE_TRAIN],
+        x[SAMPLE_TRAIN:],
+        y[SAMPLE_TRAIN:],
         "sample: 2,000 real images of the official MNIST test set shipped with kgan_utils (CC BY-SA 3.0)",
     )
 
@@ -463,8 +466,10 @@ class ImageBatches(PyDataset):
         self._in_epoch = False
 
     def __repr__(self):
-        return (f"ImageBatches({len(self.images)} images, batch_size={self.batch_size}, {len(self)} batches, "
-                f"seed={self.seed}, epoch={self.epoch})")
+        return (
+            f"ImageBatches({len(self.images)} images, batch_size={self.batch_size}, {len(self)} batches, "
+            f"seed={self.seed}, epoch={self.epoch})"
+        )
 
 
 def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
@@ -519,5 +524,6 @@ def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True,
     >>> batches.epoch, bool(np.array_equal(batches.epoch_order(), np.random.default_rng([0, 1]).permutation(100)))
     (1, True)
     """
-    return ImageBatches(x, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder,
-                        skip_epochs=skip_epochs)
+    return ImageBatches(
+        x, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder, skip_epochs=skip_epochs
+    )

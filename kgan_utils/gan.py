@@ -190,8 +190,9 @@ class GAN(keras.Model):
             self.d_optimizer.build(self.discriminator.trainable_variables)
         # Tracked as the model's non-trainable variables, so that JAX's fit() threads them through its
         # stateless train step like the weights (see kgan_utils.backend.stateless_train_step).
-        self.optimizer_variables = [v for opt in (self.d_optimizer, self.g_optimizer) if opt is not None
-                                    for v in opt.variables]
+        self.optimizer_variables = [
+            v for opt in (self.d_optimizer, self.g_optimizer) if opt is not None for v in opt.variables
+        ]
 
     def state_variables(self):
         """Variables of a full training state: weights, optimizer variables, noise seed state."""
@@ -284,7 +285,9 @@ class GAN(keras.Model):
 
         z = self.sample_noise(batch_size)
         g_vars = self.generator.trainable_variables
-        g_loss, g_logs, grads = backend.compute_gradients(lambda: self.generator_loss_fn(real, z), g_vars, self.g_optimizer)
+        g_loss, g_logs, grads = backend.compute_gradients(
+            lambda: self.generator_loss_fn(real, z), g_vars, self.g_optimizer
+        )
         backend.apply_gradients(self.g_optimizer, grads, g_vars)
         self._track(g_logs, g_loss=g_loss)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -197,7 +197,8 @@ def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
     --------
     >>> import keras, numpy as np
     >>> identity = lambda t: t        # h(x) = x
-    >>> p = witness_gradient_penalty(identity, np.zeros((2, 1), "float32"), np.ones((2, 1), "float32"), sigma=1.0, seed=0)
+    >>> x0, x1 = np.zeros((2, 1), "float32"), np.ones((2, 1), "float32")
+    >>> p = witness_gradient_penalty(identity, x0, x1, sigma=1.0, seed=0)
     >>> bool(float(p) >= 0)
     True
     """
@@ -205,7 +206,9 @@ def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
     real = ops.convert_to_tensor(real)
     fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
     if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
-        raise ValueError(f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}.")
+        raise ValueError(
+            f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
+        )
     n = ops.shape(real)[0]
     alpha = keras.random.uniform((n,) + (1,) * (len(real.shape) - 1), dtype=real.dtype, seed=seed)
     x_hat = real + alpha * (fake - real)
@@ -324,8 +327,9 @@ class MMDGAN(GAN):
 
     log_names = ("mmd2", "gp")
 
-    def __init__(self, generator, critic, latent_dim, sigma=FEATURE_SIGMAS, gradient_penalty=1.0, d_steps=1,
-                 seed=None, **kwargs):
+    def __init__(
+        self, generator, critic, latent_dim, sigma=FEATURE_SIGMAS, gradient_penalty=1.0, d_steps=1, seed=None, **kwargs
+    ):
         if critic is None:
             raise ValueError("`critic` is None; an MMD GAN needs a critic keras.Model [n, ...] -> [n, feature_dim].")
         d_steps = positive_int(d_steps, "d_steps", minimum=1)
@@ -354,8 +358,12 @@ class MMDGAN(GAN):
         penalty = ops.zeros((), mmd2.dtype)
         if self.gradient_penalty > 0:
             critic = lambda t: self.discriminator(t, training=True)
-            penalty = ops.cast(witness_gradient_penalty(critic, real, ops.cast(fake, real.dtype), self.sigma,
-                                                        seed=self.seed_generator), mmd2.dtype)
+            penalty = ops.cast(
+                witness_gradient_penalty(
+                    critic, real, ops.cast(fake, real.dtype), self.sigma, seed=self.seed_generator
+                ),
+                mmd2.dtype,
+            )
             loss = loss + self.gradient_penalty * penalty
         return loss, {"mmd2": mmd2, "gp": penalty}
 

@@ -70,8 +70,10 @@ def _check_squares(a, name):
     """Refuse values whose sums of squares (covariances, traces) would overflow float64."""
     limit = np.sqrt(np.finfo(np.float64).max / (8.0 * max(a.size, 1)))
     if a.size and np.abs(a).max() > limit:
-        raise ValueError(f"`{name}` has values up to {np.abs(a).max():.3g}: their squares overflow float64 "
-                         f"(|values| must stay below {limit:.3g} here). Rescale them.")
+        raise ValueError(
+            f"`{name}` has values up to {np.abs(a).max():.3g}: their squares overflow float64 "
+            f"(|values| must stay below {limit:.3g} here). Rescale them."
+        )
 
 
 def feature_statistics(features):
@@ -111,7 +113,9 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2) -> float:
     mu1, mu2 = host_float64(mu1, "mu1", ndim=1), host_float64(mu2, "mu2", ndim=1)
     sigma1, sigma2 = host_float64(sigma1, "sigma1", ndim=2), host_float64(sigma2, "sigma2", ndim=2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(f"statistics do not match: means {mu1.shape}, {mu2.shape}; covariances {sigma1.shape}, {sigma2.shape}.")
+        raise ValueError(
+            f"statistics do not match: means {mu1.shape}, {mu2.shape}; covariances {sigma1.shape}, {sigma2.shape}."
+        )
     for name, a in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
         _check_squares(a, name)
     return _frechet(mu1, sigma1, mu2, sigma2)
@@ -243,7 +247,10 @@ def _labels(labels_or_probabilities, n_classes):
             raise ValueError("`labels` as probabilities contains NaN or infinite values.")
         a = a.argmax(axis=1)
     if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"`labels` must be a non-empty vector of class indices or [n, {n_classes}] probabilities; got shape {a.shape}.")
+        raise ValueError(
+            f"`labels` must be a non-empty vector of class indices or [n, {n_classes}] probabilities; "
+            f"got shape {a.shape}."
+        )
     if not np.issubdtype(a.dtype, np.integer):
         if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
             raise ValueError("`labels` must be integer class indices.")
@@ -393,8 +400,9 @@ class GanEvaluator:
     ``nn_dist_real`` (the same for the reference images, the baseline).
     """
 
-    def __init__(self, classifier, real_images, train_images=None, kid_subsets=100, kid_subset_size=1000, seed=0,
-                 nn_samples=1000):
+    def __init__(
+        self, classifier, real_images, train_images=None, kid_subsets=100, kid_subset_size=1000, seed=0, nn_samples=1000
+    ):
         self.classifier = classifier
         self.real_features, real_p = classifier.features_and_probabilities(real_images)
         self.real_statistics = feature_statistics(self.real_features)

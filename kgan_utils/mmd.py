@@ -90,7 +90,9 @@ def _build_kernel(x, y, sigmas, kernel) -> _Kernel:
         return _callable_kernel(kernel)
     if sigmas is None:
         if is_symbolic(x) or is_symbolic(y):
-            raise ValueError("`sigma` must be given inside a traced function (the median heuristic needs concrete values).")
+            raise ValueError(
+                "`sigma` must be given inside a traced function (the median heuristic needs concrete values)."
+            )
         sigmas = [_median_heuristic(x, y)]
     return _gaussian(gaussian_scales(sigmas, x.dtype))
 
@@ -174,7 +176,9 @@ def _mmd2(x, y, k: _Kernel, estimator="unbiased", block_size=None):
     # Sizes are static for arrays; inside a traced training step the batch size may be unknown (None).
     n, m = x.shape[0], y.shape[0]
     if (n is None or m is None) and (estimator == "linear" or block_size is not None):
-        raise ValueError(f"The {estimator!r} estimator with block_size={block_size} needs batch sizes known in advance.")
+        raise ValueError(
+            f"The {estimator!r} estimator with block_size={block_size} needs batch sizes known in advance."
+        )
 
     if estimator == "linear":
         if n != m:
@@ -247,7 +251,10 @@ class PermutationTestResult(tuple):
     p_value = property(lambda self: self[1])
 
     def __repr__(self):
-        return f"PermutationTestResult(statistic={self[0]:.6g}, p_value={self[1]:.4g}, n_permutations={len(self.null_distribution)})"
+        return (
+            f"PermutationTestResult(statistic={self[0]:.6g}, p_value={self[1]:.4g}, "
+            f"n_permutations={len(self.null_distribution)})"
+        )
 
 
 def mmd_permutation_test(x, y, sigma=None, kernel=None, estimator="unbiased", n_permutations=500, seed=0):
@@ -282,7 +289,8 @@ def mmd_permutation_test(x, y, sigma=None, kernel=None, estimator="unbiased", n_
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> stat, p = mmd_permutation_test(rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 3, sigma=1.0, n_permutations=99)
+    >>> x, y = rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 3
+    >>> stat, p = mmd_permutation_test(x, y, sigma=1.0, n_permutations=99)
     >>> p   # the smallest p-value 99 permutations can give
     0.01
     """
@@ -300,8 +308,10 @@ def mmd_permutation_test(x, y, sigma=None, kernel=None, estimator="unbiased", n_
         raise ValueError(f"`x` and `y` need at least 2 rows each; got {n} and {m}.")
     k = _build_kernel(x, y, sigmas, kernel)
     # The pooled kernel matrix from its three blocks, each computed on its own data (see pairwise_sq_distances).
-    kxx, kyy, kxy = (np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-                     for t in (k.matrix(x, None), k.matrix(y, None), k.matrix(x, y)))
+    kxx, kyy, kxy = (
+        np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+        for t in (k.matrix(x, None), k.matrix(y, None), k.matrix(x, y))
+    )
     gram = np.block([[kxx, kxy], [kxy.T, kyy]])
     if k.diagonal is not None:
         np.fill_diagonal(gram, k.diagonal)

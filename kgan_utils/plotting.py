@@ -11,7 +11,51 @@ import numpy as np
 
 from kgan_utils.callbacks import image_grid
 
-__all__ = ["image_grid", "show_images", "plot_training_curves", "plot_metrics", "show_neighbours"]
+__all__ = [
+    "BOOK_STYLE",
+    "MAX_FIGURE_WIDTH_IN",
+    "use_book_style",
+    "image_grid", "show_images", "plot_training_curves", "plot_metrics", "show_neighbours"]
+
+
+# The book's one figure style. A code column of the rendered book is about 750 px wide; a figure at most
+# MAX_FIGURE_WIDTH_IN inches wide at 100 dpi is shown at its natural size, so 9-point text stays >= 8 pt on the page.
+MAX_FIGURE_WIDTH_IN = 7.5
+DIGIT_CMAP = "gray_r"  # black digits on white, as MNIST is usually printed: the one colour map for digit images
+BOOK_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (6.0, 3.6),
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 11,
+    "legend.framealpha": 0.9,
+    "image.cmap": DIGIT_CMAP,
+    "figure.facecolor": "white",
+}
+
+
+def use_book_style():
+    """Set the book's figure style (:data:`BOOK_STYLE`): 100 dpi, text of at least 9 points, one digit colour map.
+
+    Call it once, after the imports of a notebook. It imports ``matplotlib.pyplot`` first, because the notebook
+    backend applies its own defaults (72 dpi) when pyplot is first imported, and those would override the style.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> use_book_style()
+    >>> import matplotlib.pyplot as plt
+    >>> plt.rcParams["figure.dpi"], plt.rcParams["xtick.labelsize"]
+    (100.0, 9.0)
+    """
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(BOOK_STYLE)
 
 
 def _axes(ax, figsize):
@@ -22,7 +66,7 @@ def _axes(ax, figsize):
     return ax
 
 
-def show_images(images, ncols=None, title=None, ax=None, figsize=(5, 5)):
+def show_images(images, ncols=None, title=None, ax=None, figsize=(4.5, 4.5)):
     """Show a stack of images as one grid (see :func:`kgan_utils.callbacks.image_grid`).
 
     Examples
@@ -34,7 +78,7 @@ def show_images(images, ncols=None, title=None, ax=None, figsize=(5, 5)):
     'blank'
     """
     ax = _axes(ax, figsize)
-    ax.imshow(image_grid(images, ncols=ncols), cmap="gray_r", vmin=0, vmax=255)
+    ax.imshow(image_grid(images, ncols=ncols), cmap=DIGIT_CMAP, vmin=0, vmax=255)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -48,7 +92,7 @@ def _column(rows, key):
     return np.asarray(epochs), np.asarray(values)
 
 
-def plot_training_curves(rows, axes=None, figsize=(11, 3.5)):
+def plot_training_curves(rows, axes=None, figsize=(7.5, 2.8)):
     """Two panels from per-epoch rows (``metrics.json``): the losses, and D(x) with D(G(z)).
 
     ``rows`` is a list of dicts with ``epoch``, ``d_loss``, ``g_loss``, ``d_real``, ``d_fake``.
@@ -78,15 +122,20 @@ def plot_training_curves(rows, axes=None, figsize=(11, 3.5)):
     return axes
 
 
-def plot_metrics(rows, keys=("fid", "kid", "coverage"), axes=None, figsize=(11, 3.2)):
+def plot_metrics(rows, keys=("fid", "kid", "coverage"), axes=None, figsize=(7.5, 2.6)):
     """One panel per metric in ``keys`` against the epoch (rows without the key are skipped)."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, len(keys), figsize=figsize)
     axes = np.atleast_1d(axes)
-    labels = {"fid": "FID (classifier features)", "kid": "KID", "coverage": "digits covered (of 10)",
-              "kl_uniform": "KL(class freq. || uniform)", "confidence": "mean classifier confidence"}
+    labels = {
+        "fid": "FID (classifier features)",
+        "kid": "KID",
+        "coverage": "digits covered (of 10)",
+        "kl_uniform": "KL(class freq. || uniform)",
+        "confidence": "mean classifier confidence",
+    }
     for ax, key in zip(axes, keys):
         epochs, values = _column(rows, key)
         if key == "kid" and any("kid_std" in r for r in rows):
@@ -120,7 +169,7 @@ def show_neighbours(samples, neighbours, distances=None, title=None, figsize=Non
         row = [samples[i]] + list(neighbours[i])
         for j, img in enumerate(row):
             ax = axes[i, j]
-            ax.imshow(image_grid(img[None], pad=0), cmap="gray_r", vmin=0, vmax=255)
+            ax.imshow(image_grid(img[None], pad=0), cmap=DIGIT_CMAP, vmin=0, vmax=255)
             ax.set_xticks([])
             ax.set_yticks([])
             if j and distances is not None:

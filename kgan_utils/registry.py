@@ -144,12 +144,21 @@ def model_settings(name: str, **overrides) -> dict:
     (0.001, 64, 'mmd', 0)
     """
     spec = get_spec(name)
-    settings = {"latent_dim": spec.latent_dim, "width": spec.width, "learning_rate": spec.learning_rate,
-                "beta_1": spec.beta_1, "loss": spec.loss, "seed": 0, **spec.options}
+    settings = {
+        "latent_dim": spec.latent_dim,
+        "width": spec.width,
+        "learning_rate": spec.learning_rate,
+        "beta_1": spec.beta_1,
+        "loss": spec.loss,
+        "seed": 0,
+        **spec.options,
+    }
     unknown = sorted(set(overrides) - set(settings))
     if unknown:
-        raise ValueError(f"`{unknown[0]}`: the {name} model takes no such setting; it takes "
-                         f"{', '.join(settings)} (and precision, jit_compile, steps_per_execution).")
+        raise ValueError(
+            f"`{unknown[0]}`: the {name} model takes no such setting; it takes "
+            f"{', '.join(settings)} (and precision, jit_compile, steps_per_execution)."
+        )
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if spec.loss == "mmd" and settings["loss"] != "mmd":
         raise ValueError(f"`loss`: the {name} model trains with the MMD; leave `loss` unset; got {settings['loss']!r}.")
@@ -179,8 +188,9 @@ def resolve_precision(precision: str = "auto") -> str:
     return "mixed_bfloat16" if backend.gpu_supports_bfloat16() else "float32"
 
 
-def build_gan(name: str, *, precision: str | None = None, jit_compile="auto", steps_per_execution: int = 1,
-              **overrides):
+def build_gan(
+    name: str, *, precision: str | None = None, jit_compile="auto", steps_per_execution: int = 1, **overrides
+):
     """A compiled GAN of the registered model ``name``.
 
     In this order: sets the global dtype policy to ``resolve_precision(precision)``
@@ -229,8 +239,12 @@ def build_gan(name: str, *, precision: str | None = None, jit_compile="auto", st
     generator, discriminator = spec.build(settings["latent_dim"], settings["width"])
     gan = spec.make_model(generator, discriminator, settings)
     d_optimizer, g_optimizer = spec.make_optimizers(settings)
-    gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, jit_compile=jit_compile,
-                steps_per_execution=steps_per_execution)
+    gan.compile(
+        d_optimizer=d_optimizer,
+        g_optimizer=g_optimizer,
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
     return gan
 
 
@@ -246,8 +260,9 @@ def _adam_pair(settings):
     import keras
 
     def adam():
-        return keras.optimizers.Adam(settings["learning_rate"], beta_1=settings["beta_1"],
-                                     beta_2=settings.get("beta_2", 0.999))
+        return keras.optimizers.Adam(
+            settings["learning_rate"], beta_1=settings["beta_1"], beta_2=settings.get("beta_2", 0.999)
+        )
 
     return adam(), adam()
 
@@ -271,8 +286,14 @@ def _adversarial_model(generator, discriminator, settings):
     from kgan_utils.gan import GAN
 
     cls = settings.get("gan_class") or GAN
-    return cls(generator, discriminator, settings["latent_dim"], loss=settings["loss"], d_steps=settings["d_steps"],
-               seed=settings["seed"])
+    return cls(
+        generator,
+        discriminator,
+        settings["latent_dim"],
+        loss=settings["loss"],
+        d_steps=settings["d_steps"],
+        seed=settings["seed"],
+    )
 
 
 def _build_gmmn_networks(latent_dim=_DEFAULT_LATENT_DIM, width=64):
@@ -306,23 +327,78 @@ def _mmdgan_model(generator, critic, settings):
     from kgan_utils.kernel_gans import FEATURE_SIGMAS, MMDGAN
 
     sigma = FEATURE_SIGMAS if settings["sigma"] is None else settings["sigma"]
-    return MMDGAN(generator, critic, settings["latent_dim"], sigma=sigma, gradient_penalty=settings["gradient_penalty"],
-                  d_steps=settings["d_steps"], seed=settings["seed"])
+    return MMDGAN(
+        generator,
+        critic,
+        settings["latent_dim"],
+        sigma=sigma,
+        gradient_penalty=settings["gradient_penalty"],
+        d_steps=settings["d_steps"],
+        seed=settings["seed"],
+    )
 
 
-register_model("dcgan", ModelSpec(
-    _build_dcgan, _adversarial_model, _adam_pair, _DEFAULT_LATENT_DIM, 32, 64, 2e-4, 0.5, "non_saturating",
-    "the book's fast DCGAN (build_generator/build_discriminator), Adam(2e-4, beta_1=0.5)",
-    {"d_steps": 1, "gan_class": None}))
-register_model("tutorial", ModelSpec(
-    _build_tutorial, _adversarial_model, _adam_pair, _TUTORIAL_LATENT_DIM, None, 256, 1e-4, 0.9, "non_saturating",
-    "the TensorFlow DCGAN tutorial's models and settings, Adam(1e-4), batch 256",
-    {"d_steps": 1, "gan_class": None}))
-register_model("gmmn", ModelSpec(
-    _build_gmmn_networks, _gmmn_model, _gmmn_optimizers, _DEFAULT_LATENT_DIM, 64, 256, 3e-3, 0.5, "mmd",
-    "GMMN: the DCGAN generator trained on pixel-space MMD^2 (MNIST_PIXEL_SIGMAS), Adam(3e-3), batch 256",
-    {"sigma": None, "estimator": "unbiased"}))
-register_model("mmdgan", ModelSpec(
-    _build_mmdgan_networks, _mmdgan_model, _adam_pair, _DEFAULT_LATENT_DIM, 64, 64, 3e-4, 0.5, "mmd",
-    "MMD GAN with the witness gradient penalty, 16 critic features, Adam(3e-4, 0.5, 0.9), batch 64",
-    {"sigma": None, "gradient_penalty": 1.0, "d_steps": 1, "beta_2": 0.9}))
+register_model(
+    "dcgan",
+    ModelSpec(
+        _build_dcgan,
+        _adversarial_model,
+        _adam_pair,
+        _DEFAULT_LATENT_DIM,
+        32,
+        64,
+        2e-4,
+        0.5,
+        "non_saturating",
+        "the book's fast DCGAN (build_generator/build_discriminator), Adam(2e-4, beta_1=0.5)",
+        {"d_steps": 1, "gan_class": None},
+    ),
+)
+register_model(
+    "tutorial",
+    ModelSpec(
+        _build_tutorial,
+        _adversarial_model,
+        _adam_pair,
+        _TUTORIAL_LATENT_DIM,
+        None,
+        256,
+        1e-4,
+        0.9,
+        "non_saturating",
+        "the TensorFlow DCGAN tutorial's models and settings, Adam(1e-4), batch 256",
+        {"d_steps": 1, "gan_class": None},
+    ),
+)
+register_model(
+    "gmmn",
+    ModelSpec(
+        _build_gmmn_networks,
+        _gmmn_model,
+        _gmmn_optimizers,
+        _DEFAULT_LATENT_DIM,
+        64,
+        256,
+        3e-3,
+        0.5,
+        "mmd",
+        "GMMN: the DCGAN generator trained on pixel-space MMD^2 (MNIST_PIXEL_SIGMAS), Adam(3e-3), batch 256",
+        {"sigma": None, "estimator": "unbiased"},
+    ),
+)
+register_model(
+    "mmdgan",
+    ModelSpec(
+        _build_mmdgan_networks,
+        _mmdgan_model,
+        _adam_pair,
+        _DEFAULT_LATENT_DIM,
+        64,
+        64,
+        3e-4,
+        0.5,
+        "mmd",
+        "MMD GAN with the witness gradient penalty, 16 critic features, Adam(3e-4, 0.5, 0.9), batch 64",
+        {"sigma": None, "gradient_penalty": 1.0, "d_steps": 1, "beta_2": 0.9},
+    ),
+)

@@ -54,7 +54,11 @@ def set_weights(models, rng):
 
 def state(gan, prefix):
     nets = [gan.generator, gan.discriminator]
-    out = {f"{prefix}/{net.name}/{i}/{v.path}": ops.convert_to_numpy(v) for net in nets for i, v in enumerate(net.variables)}
+    out = {
+        f"{prefix}/{net.name}/{i}/{v.path}": ops.convert_to_numpy(v)
+        for net in nets
+        for i, v in enumerate(net.variables)
+    }
     for name, opt in (("d_opt", gan.d_optimizer), ("g_opt", gan.g_optimizer)):
         out.update({f"{prefix}/{name}/{i}/{v.path}": ops.convert_to_numpy(v) for i, v in enumerate(opt.variables)})
     return out
@@ -75,8 +79,16 @@ def main(path):
     out.update(state(gan, "dcgan"))
     out.update({f"dcgan/log/{k}": np.float32(v[0]) for k, v in logs.items()})
 
-    critic = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 4, strides=2), keras.layers.LeakyReLU(0.2),
-                               keras.layers.Flatten(), keras.layers.Dense(8)], name="critic")
+    critic = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 4, strides=2),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8),
+        ],
+        name="critic",
+    )
     mmd = FixedMMDGAN(build_generator(LATENT, width=8), critic, LATENT, seed=0)
     set_weights([mmd.generator, mmd.discriminator], np.random.default_rng(2))
     mmd.noise = noise

@@ -26,10 +26,16 @@ def mmd2_loop(x, y, k, estimator):
     n, m = len(x), len(y)
     if estimator == "linear":
         h = n // 2
-        return sum(
-            k(x[2 * i], x[2 * i + 1]) + k(y[2 * i], y[2 * i + 1]) - k(x[2 * i], y[2 * i + 1]) - k(x[2 * i + 1], y[2 * i])
-            for i in range(h)
-        ) / h
+        return (
+            sum(
+                k(x[2 * i], x[2 * i + 1])
+                + k(y[2 * i], y[2 * i + 1])
+                - k(x[2 * i], y[2 * i + 1])
+                - k(x[2 * i + 1], y[2 * i])
+                for i in range(h)
+            )
+            / h
+        )
     sxx = sum(k(x[i], x[j]) for i in range(n) for j in range(n) if estimator == "biased" or i != j)
     syy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if estimator == "biased" or i != j)
     sxy = sum(k(x[i], y[j]) for i in range(n) for j in range(m))

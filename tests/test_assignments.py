@@ -60,8 +60,9 @@ def test_there_are_assignments_for_chapters_01_to_05():
 
 
 def test_student_notebooks_are_up_to_date():
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "strip_solutions.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "strip_solutions.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, "run `make assignments`:\n" + proc.stdout + proc.stderr
 
 
@@ -103,7 +104,7 @@ def test_instructor_version_passes_every_check(path):
 def test_student_version_fails_each_check_cleanly(path):
     results = run_cells(STUDENT / path.name)
     n_checks = 0
-    for source, err, out in results:
+    for source, err, _out in results:
         if is_check_cell(source):
             n_checks += 1
             # a clean failure: the check's AssertionError saying "not implemented", never a crash of the checker
@@ -136,8 +137,11 @@ def _mmd(x, y, sigma, biased=False, cross_sign=-1.0):
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     if biased:
         return ops.sum(kxx) / n**2 + ops.sum(kyy) / m**2 + cross_sign * 2 * ops.sum(kxy) / (n * m)
-    return ((ops.sum(kxx) - ops.trace(kxx)) / (n * (n - 1)) + (ops.sum(kyy) - ops.trace(kyy)) / (m * (m - 1))
-            + cross_sign * 2 * ops.sum(kxy) / (n * m))
+    return (
+        (ops.sum(kxx) - ops.trace(kxx)) / (n * (n - 1))
+        + (ops.sum(kyy) - ops.trace(kyy)) / (m * (m - 1))
+        + cross_sign * 2 * ops.sum(kxy) / (n * m)
+    )
 
 
 def _median_with_zeros(x):
@@ -170,10 +174,12 @@ WRONG = [
     ("check_mmd2_unbiased", lambda x, y, s: _mmd(x, y, s, cross_sign=+1.0), "minus sign"),
     ("check_mmd2_unbiased", lambda x, y, s: ops.maximum(_mmd(x, y, s), 0.0), "expected: -0."),
     ("check_mmd2_biased", lambda x, y, s: _mmd(x, y, s), "UNBIASED estimator"),
-    ("check_discriminator_loss",
-     lambda r, f: np.mean(np.logaddexp(0, -r)) - np.mean(np.logaddexp(0, f)), "wrong sign"),
-    ("check_discriminator_loss",
-     lambda r, f: -np.mean(np.log(_sigmoid(r))) - np.mean(np.log(1 - _sigmoid(f))), "softplus"),
+    ("check_discriminator_loss", lambda r, f: np.mean(np.logaddexp(0, -r)) - np.mean(np.logaddexp(0, f)), "wrong sign"),
+    (
+        "check_discriminator_loss",
+        lambda r, f: -np.mean(np.log(_sigmoid(r))) - np.mean(np.log(1 - _sigmoid(f))),
+        "softplus",
+    ),
     ("check_generator_loss", lambda f: -np.mean(np.logaddexp(0, f)), "minimax"),
     ("check_gan_train_step", lambda *a: _gan_step(*a, d_sign=-1.0), "discriminator minimises -V"),
     ("check_gan_train_step", lambda *a: _gan_step(*a, minimax=True), "non-saturating"),
@@ -252,8 +258,9 @@ def test_library_functions_pass_the_checks():
 
 def test_strip_source_replaces_code_blocks_with_the_indentation_of_the_marker():
     src = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n\nprint(1)"
-    out, n = strip_solutions.strip_source(src, strip_solutions.CODE_BEGIN, strip_solutions.CODE_END,
-                                          lambda m: m.group(1) + strip_solutions.STUB, "t")
+    out, n = strip_solutions.strip_source(
+        src, strip_solutions.CODE_BEGIN, strip_solutions.CODE_END, lambda m: m.group(1) + strip_solutions.STUB, "t"
+    )
     assert n == 1
     assert out == f"def f(x):\n    {strip_solutions.STUB}\n\nprint(1)"
     ns = {}
@@ -264,16 +271,20 @@ def test_strip_source_replaces_code_blocks_with_the_indentation_of_the_marker():
 
 def test_strip_source_replaces_markdown_answers():
     src = "Question?\n<!-- BEGIN SOLUTION -->\nThe answer.\n<!-- END SOLUTION -->"
-    out, n = strip_solutions.strip_source(src, strip_solutions.MD_BEGIN, strip_solutions.MD_END,
-                                          lambda m: strip_solutions.ANSWER, "t")
+    out, n = strip_solutions.strip_source(
+        src, strip_solutions.MD_BEGIN, strip_solutions.MD_END, lambda m: strip_solutions.ANSWER, "t"
+    )
     assert (out, n) == ("Question?\n" + strip_solutions.ANSWER, 1)
 
 
-@pytest.mark.parametrize("src", [
-    "### BEGIN SOLUTION\nx = 1",
-    "x = 1\n### END SOLUTION",
-    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "### BEGIN SOLUTION\nx = 1",
+        "x = 1\n### END SOLUTION",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+    ],
+)
 def test_unbalanced_markers_are_errors(src):
     with pytest.raises(strip_solutions.MarkerError):
         strip_solutions.strip_source(src, strip_solutions.CODE_BEGIN, strip_solutions.CODE_END, lambda m: "", "t")

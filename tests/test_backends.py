@@ -42,8 +42,13 @@ def one_step(tmp_path_factory):
     for name in BACKENDS:
         path = folder / f"{name}.npz"
         env = {**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": FAST_XLA}
-        proc = subprocess.run([sys.executable, str(HERE / "backend_step.py"), str(path)], env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "backend_step.py"), str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
         with np.load(path) as f:
             out[name] = dict(f)
@@ -214,8 +219,9 @@ def test_toy_ring_covers_all_eight_modes():
     std = 0.05
     keras.utils.set_random_seed(1)
     gan = GAN(mlp(2, 2, width=128, depth=3), mlp(2, 1, width=128, depth=3), latent_dim=2, seed=1)
-    quiet_compile(gan, keras.optimizers.Adam(2e-3, beta_1=0.5), keras.optimizers.Adam(2e-3, beta_1=0.5),
-                  steps_per_execution=50)
+    quiet_compile(
+        gan, keras.optimizers.Adam(2e-3, beta_1=0.5), keras.optimizers.Adam(2e-3, beta_1=0.5), steps_per_execution=50
+    )
     gan.fit(ring_of_gaussians(1000 * 256, std=std, seed=0), batch_size=256, epochs=1, verbose=0, shuffle=False)
     cov = mode_coverage(gan.generate(2000, seed=1), ring_centers(), std=std, min_count=20)
     assert cov.modes_hit == 8, f"{backend_name()}: {cov}"
@@ -235,8 +241,13 @@ def test_two_devices_and_one_device_give_the_same_weights(tmp_path):
     out = {}
     for n in (1, 2):
         path = tmp_path / f"dp{n}.npz"
-        proc = subprocess.run([sys.executable, str(HERE / "data_parallel_step.py"), str(n), str(path)], env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "data_parallel_step.py"), str(n), str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         with np.load(path) as f:
             out[n] = dict(f)

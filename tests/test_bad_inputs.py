@@ -27,27 +27,33 @@ FUNCTIONS = {
     "median_heuristic": (kernels.median_heuristic, {"x": X, "y": Y}),
     "polynomial_kernel": (kernels.polynomial_kernel, {"x": X, "y": Y}),
     "parzen_log_likelihood": (kernels.parzen_log_likelihood, {"x_eval": Y, "x_train": X, "sigma": 1.0}),
-    "random_fourier_features": (kernels.random_fourier_features,
-                                {"x": X, "n_features": 8, "sigma": 1.0, "seed": 0}),
+    "random_fourier_features": (kernels.random_fourier_features, {"x": X, "n_features": 8, "sigma": 1.0, "seed": 0}),
     "mmd2": (mmd.mmd2, {"x": X, "y": Y, "sigma": 1.0}),
-    "mmd_permutation_test": (mmd.mmd_permutation_test,
-                             {"x": X, "y": Y, "sigma": 1.0, "n_permutations": 5, "seed": 0}),
+    "mmd_permutation_test": (mmd.mmd_permutation_test, {"x": X, "y": Y, "sigma": 1.0, "n_permutations": 5, "seed": 0}),
     "witness_function": (mmd.witness_function, {"x": X, "y": Y, "t": Y, "sigma": 1.0}),
     "mode_coverage": (toy_metrics.mode_coverage, {"samples": F, "centers": F[:3], "std": 0.1}),
     "frechet_distance": (metrics.frechet_distance, {"features_a": F, "features_b": F + 1}),
-    "frechet_distance_from_statistics": (metrics.frechet_distance_from_statistics,
-                                         {"mu1": F[0], "sigma1": np.eye(2), "mu2": F[1], "sigma2": 2 * np.eye(2)}),
-    "kernel_inception_distance": (metrics.kernel_inception_distance,
-                                  {"features_a": F, "features_b": F + 1, "n_subsets": 2, "subset_size": 4,
-                                   "seed": 0}),
+    "frechet_distance_from_statistics": (
+        metrics.frechet_distance_from_statistics,
+        {"mu1": F[0], "sigma1": np.eye(2), "mu2": F[1], "sigma2": 2 * np.eye(2)},
+    ),
+    "kernel_inception_distance": (
+        metrics.kernel_inception_distance,
+        {"features_a": F, "features_b": F + 1, "n_subsets": 2, "subset_size": 4, "seed": 0},
+    ),
     "class_histogram": (metrics.class_histogram, {"labels": PROB}),
     "class_coverage": (metrics.class_coverage, {"labels": [0, 1, 2, 2]}),
     "kl_to_uniform": (metrics.kl_to_uniform, {"histogram": [1.0, 2.0, 3.0]}),
     "mean_confidence": (metrics.mean_confidence, {"probabilities": PROB}),
     "nearest_training_neighbours": (metrics.nearest_training_neighbours, {"samples": IMG[:2], "train_images": IMG}),
 }
-OPTIONAL = {("pairwise_sq_distances", "y"), ("pairwise_distances", "y"), ("gaussian_kernel", "y"),
-            ("median_heuristic", "y"), ("polynomial_kernel", "y")}
+OPTIONAL = {
+    ("pairwise_sq_distances", "y"),
+    ("pairwise_distances", "y"),
+    ("gaussian_kernel", "y"),
+    ("median_heuristic", "y"),
+    ("polynomial_kernel", "y"),
+}
 SEEDS = {"seed"}
 SIGMAS = {"sigma"}
 POSITIVE = {"std"}  # a positive number, not a kernel bandwidth: 1e-200 is fine there
@@ -89,8 +95,17 @@ DATA_CLASSES = {
 }
 SEED_CLASSES = {"negative": -1, "float": 1.5, "string": "0", "bool": True}
 INT_CLASSES = {"zero": 0, "negative": -3, "float": 2.5, "string": "3", "bool": True, "none": None}
-SIGMA_CLASSES = {"zero": 0.0, "negative": -1.0, "nan": float("nan"), "inf": float("inf"), "string": "wide",
-                 "mixed": [1.0, "a"], "complex": 1j, "ragged": [1.0, [2.0, 3.0]], "underflowing": 1e-200}
+SIGMA_CLASSES = {
+    "zero": 0.0,
+    "negative": -1.0,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "string": "wide",
+    "mixed": [1.0, "a"],
+    "complex": 1j,
+    "ragged": [1.0, [2.0, 3.0]],
+    "underflowing": 1e-200,
+}
 
 
 def _not_applicable(func, slot, cls):
@@ -107,7 +122,7 @@ def _bad_value(slot, cls, valid):
 
 
 CASES = []
-for fname, (fn, slots) in FUNCTIONS.items():
+for fname, (_fn, slots) in FUNCTIONS.items():
     for slot, valid in slots.items():
         if slot in SEEDS:
             CASES += [(fname, slot, cls, value) for cls, value in SEED_CLASSES.items()]
@@ -118,8 +133,11 @@ for fname, (fn, slots) in FUNCTIONS.items():
         elif slot in INTS:
             CASES += [(fname, slot, cls, value) for cls, value in INT_CLASSES.items()]
         elif isinstance(valid, (np.ndarray, list)):
-            CASES += [(fname, slot, cls, _bad_value(slot, cls, valid)) for cls in DATA_CLASSES
-                      if not _not_applicable(fname, slot, cls)]
+            CASES += [
+                (fname, slot, cls, _bad_value(slot, cls, valid))
+                for cls in DATA_CLASSES
+                if not _not_applicable(fname, slot, cls)
+            ]
 
 
 @pytest.fixture

@@ -59,8 +59,9 @@ def markdown_text(path: Path) -> str:
 
 
 def test_every_notebook_starts_with_an_up_to_date_hidden_colab_cell():
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "colab_cells.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "colab_cells.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, "run `make colab-cells`:\n" + proc.stdout + proc.stderr
     want = colab_cells.cell_source()
     notebooks = list(colab_cells.notebooks())
@@ -166,8 +167,16 @@ def test_images_of_the_pages_exist_and_are_small():
 # ----------------------------------------------------------------------------- the appendix
 
 CLAIMS = [
-    "Université de Montréal", "tf.expectation", "second term", "D(x) - G(z)", "softmax", "no activation",
-    "minimising the Euclidean distance", "variable_scope", "DeepFace", "DeepArt",
+    "Université de Montréal",
+    "tf.expectation",
+    "second term",
+    "D(x) - G(z)",
+    "softmax",
+    "no activation",
+    "minimising the Euclidean distance",
+    "variable_scope",
+    "DeepFace",
+    "DeepArt",
     "loss between the generator and the discriminator",
 ]
 
@@ -266,9 +275,13 @@ def course_edition(tmp_path_factory):
     out = tmp_path_factory.mktemp("nosolutions")
     stamp = out / "stamp"  # the environment is make test's business; do not reinstall from here
     stamp.touch()
-    proc = subprocess.run(["make", "-s", "book-nosolutions", f"NOSOL={out}", f"STAMP={stamp}",
-                           f"BIN={Path(sys.executable).parent}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["make", "-s", "book-nosolutions", f"NOSOL={out}", f"STAMP={stamp}", f"BIN={Path(sys.executable).parent}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out / "html"
 
@@ -278,8 +291,8 @@ def test_course_edition_has_no_solutions(course_edition):
     pages_with_solutions, n_solution_probes, n_exercise_hits = 0, 0, 0
     all_text = {
         p: visible_text(p.read_text(encoding="utf-8", errors="replace"))
-        for p in html_dir.rglob("*") if p.is_file() and "_static" not in p.parts
-        and p.suffix in (".html", ".js", ".txt", ".ipynb", ".md", ".json")
+        for p in html_dir.rglob("*")
+        if p.is_file() and "_static" not in p.parts and p.suffix in (".html", ".js", ".txt", ".ipynb", ".md", ".json")
     }
     for docname in toc_files():
         src = source_of(docname)
@@ -320,18 +333,28 @@ HAVE_BROWSER = Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedrive
 @pytest.mark.skipif(not HAVE_BROWSER, reason="chromium/chromedriver not installed (make check-html installs them)")
 def test_check_html_reports_broken_pages(tmp_path):
     pytest.importorskip("selenium")
-    (tmp_path / "index.html").write_text("<html><head><title>ok</title><link rel='icon' href='data:,'></head>"
-                                         "<body><main><p>A fine page.</p></main></body></html>")
+    (tmp_path / "index.html").write_text(
+        "<html><head><title>ok</title><link rel='icon' href='data:,'></head>"
+        "<body><main><p>A fine page.</p></main></body></html>"
+    )
     (tmp_path / "bad.html").write_text(
         "<html><head><title>bad</title><link rel='icon' href='data:,'></head><body><main>"
         "<p>Untypeset <span class='math notranslate'>\\(x^2\\)</span> and raw $\\alpha + 1$.</p>"
         "<img src='missing.png'><img src='https://example.com/a.png'>"
-        "<script>console.error('boom')</script></main></body></html>")
+        "<script>console.error('boom')</script></main></body></html>"
+    )
     cmd = [sys.executable, str(ROOT / "tools" / "check_html.py"), str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "ok   index.html" in proc.stdout and "FAIL bad.html" in proc.stdout, proc.stdout
-    for words in ("image did not load: http://127.0.0.1", "math not typeset", "TeX source in the text",
-                  "console error", "boom", "outside the book: https://example.com/a.png", "2 pages checked",
-                  "FAILED on 1 page(s): bad.html"):
+    for words in (
+        "image did not load: http://127.0.0.1",
+        "math not typeset",
+        "TeX source in the text",
+        "console error",
+        "boom",
+        "outside the book: https://example.com/a.png",
+        "2 pages checked",
+        "FAILED on 1 page(s): bad.html",
+    ):
         assert words in proc.stdout + proc.stderr, (words, proc.stdout)

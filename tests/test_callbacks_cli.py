@@ -78,8 +78,12 @@ def test_interrupted_run_resumes_to_the_same_result(images, tmp_path):
     # Interrupted after epoch 1 of 3 ...
     first = make_gan()
     with pytest.raises(KeyboardInterrupt):
-        fit(first, images, 3, callbacks=[cb.GANCheckpoint(tmp_path / "run"), cb.SampleGrid(tmp_path / "run" / "s", n=4),
-                                         StopAfter(1)])
+        fit(
+            first,
+            images,
+            3,
+            callbacks=[cb.GANCheckpoint(tmp_path / "run"), cb.SampleGrid(tmp_path / "run" / "s", n=4), StopAfter(1)],
+        )
     assert ckpt.read_checkpoint_epoch(tmp_path / "run") == 1
     # ... and resumed in a fresh model.
     resumed = make_gan()
@@ -89,8 +93,13 @@ def test_interrupted_run_resumes_to_the_same_result(images, tmp_path):
     assert int(resumed.d_optimizer.iterations.numpy()) == steps
     seen = []
     counter = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e + 1))
-    fit(resumed, images, 3, initial_epoch=epoch,
-        callbacks=[counter, cb.GANCheckpoint(tmp_path / "run", history), cb.SampleGrid(tmp_path / "run" / "s", n=4)])
+    fit(
+        resumed,
+        images,
+        3,
+        initial_epoch=epoch,
+        callbacks=[counter, cb.GANCheckpoint(tmp_path / "run", history), cb.SampleGrid(tmp_path / "run" / "s", n=4)],
+    )
     assert seen == [2, 3]
     assert int(resumed.g_optimizer.iterations.numpy()) == 3 * steps
     with open(tmp_path / "run" / "metrics.csv") as fh:
@@ -125,7 +134,9 @@ def test_epoch_metrics_reach_the_log_and_time_budget_stops(images, tmp_path):
     assert budget.batches == 1 and budget.images_seen == 64  # stopped after the first batch
     assert calls == [(10, 28, 28, 1)]  # evaluated at the (early) end
     assert "mean_pixel" in hist.history and "ignored" not in hist.history
-    assert json.loads((tmp_path / "metrics.json").read_text())[0]["mean_pixel"] == pytest.approx(hist.history["mean_pixel"][0])
+    assert json.loads((tmp_path / "metrics.json").read_text())[0]["mean_pixel"] == pytest.approx(
+        hist.history["mean_pixel"][0]
+    )
     with pytest.raises(ValueError, match="evaluate"):
         cb.EpochMetrics("not callable")
 
@@ -142,13 +153,14 @@ def test_time_budget_counts_every_batch_with_steps_per_execution(images):
 # ----------------------------------------------------------------------------- command line
 
 
-
 def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     from kgan_utils import classifier
 
     # The real classifier (8 epochs, width 32) is too slow for a unit test; a tiny one exercises the same path.
     real_get = classifier.get_classifier
-    monkeypatch.setattr(classifier, "get_classifier", lambda data: real_get(data, epochs=1, width=4, feature_dim=8, verbose=False))
+    monkeypatch.setattr(
+        classifier, "get_classifier", lambda data: real_get(data, epochs=1, width=4, feature_dim=8, verbose=False)
+    )
     common = ["--out", "runs/tiny", "--train-size", "128", "--batch-size", "64", "--width", "8", "--verbose", "0"]
     assert cli.main(["train", "--epochs", "1", "--metrics-samples", "100", *common]) == 0
     run = smoke_env / "runs" / "tiny"
@@ -156,7 +168,10 @@ def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     assert config["model"] == "dcgan" and config["train_size"] == 128 and config["width"] == 8
     assert config["data_source"].startswith("sample") and config["precision"] == "float32"
     assert config["backend"] == config["environment"]["backend"] == keras.backend.backend()
-    assert cli.main(["train", "--epochs", "2", "--resume", "--metrics-every", "0", "--out", "runs/tiny", "--verbose", "0"]) == 0
+    assert (
+        cli.main(["train", "--epochs", "2", "--resume", "--metrics-every", "0", "--out", "runs/tiny", "--verbose", "0"])
+        == 0
+    )
     assert "resuming runs/tiny after epoch 1 (optimizer step 2)" in capsys.readouterr().out
     rows = json.loads((run / "metrics.json").read_text())
     assert [row["epoch"] for row in rows] == [1, 2]
@@ -166,9 +181,28 @@ def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     assert "nothing to do" in capsys.readouterr().out
 
     # `python -m kgan_utils` as a user runs it, in a fresh process.
-    r = subprocess.run([sys.executable, "-m", "kgan_utils", "sample", "--run", "runs/tiny", "--n", "50", "--out", "s.npz",
-                        "--backend", keras.backend.backend()],
-                       cwd=smoke_env, env=_child_env(), capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kgan_utils",
+            "sample",
+            "--run",
+            "runs/tiny",
+            "--n",
+            "50",
+            "--out",
+            "s.npz",
+            "--backend",
+            keras.backend.backend(),
+        ],
+        cwd=smoke_env,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert not re.search(r"^(?:[IWE]\d{4} |WARNING: All log messages before absl)", r.stderr, re.MULTILINE), r.stderr
     with np.load(smoke_env / "s.npz") as f:
@@ -210,9 +244,22 @@ def test_cli_refuses_to_overwrite_or_change_a_run(smoke_env, capsys):
     run = smoke_env / "r"
     run.mkdir()
     (run / "checkpoint.npz").write_bytes(b"")
-    (run / "config.json").write_text(json.dumps({"model": "dcgan", "seed": 0, "batch_size": 64, "latent_dim": 64,
-                                                 "width": 32, "learning_rate": 2e-4, "beta_1": 0.5,
-                                                 "loss": "non_saturating", "precision": "float32", "train_size": 1500}))
+    (run / "config.json").write_text(
+        json.dumps(
+            {
+                "model": "dcgan",
+                "seed": 0,
+                "batch_size": 64,
+                "latent_dim": 64,
+                "width": 32,
+                "learning_rate": 2e-4,
+                "beta_1": 0.5,
+                "loss": "non_saturating",
+                "precision": "float32",
+                "train_size": 1500,
+            }
+        )
+    )
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--epochs", "1", "--out", "r"])
     assert exc.value.code == 2 and "already holds a run" in capsys.readouterr().err
@@ -240,8 +287,28 @@ def test_cli_compiles_every_model_with_its_steps_per_execution(model, smoke_env,
 
     monkeypatch.setattr(GAN, "fit", fake_fit)
     width = [] if registry.MODELS[model].width is None else ["--width", "4"]
-    argv = ["train", "--epochs", "1", "--out", "r", "--model", model, "--train-size", "64", "--batch-size", "32",
-            "--latent-dim", "8", *width, "--metrics-every", "0", "--verbose", "0", "--steps-per-execution", "3"]
+    argv = [
+        "train",
+        "--epochs",
+        "1",
+        "--out",
+        "r",
+        "--model",
+        model,
+        "--train-size",
+        "64",
+        "--batch-size",
+        "32",
+        "--latent-dim",
+        "8",
+        *width,
+        "--metrics-every",
+        "0",
+        "--verbose",
+        "0",
+        "--steps-per-execution",
+        "3",
+    ]
     assert cli.main(argv) == 0
     config = json.loads((smoke_env / "r" / "config.json").read_text())
     assert config["steps_per_execution"] == 3 and compiled["steps_per_execution"] == 3
@@ -249,7 +316,11 @@ def test_cli_compiles_every_model_with_its_steps_per_execution(model, smoke_env,
 
 
 def _child_env(**extra):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     env.pop("KERAS_BACKEND", None)
     return {**env, **extra}
 
@@ -259,8 +330,15 @@ def test_help_imports_no_keras_and_no_backend(command, tmp_path):
     # -X importtime reports every module the process imports (on stderr, one line each): the whole import graph of
     # `python -m kgan_utils COMMAND --help`, as a user runs it, whatever was imported first or by whom.
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgan_utils", command, "--help"], cwd=tmp_path,
-                       env=_child_env(), capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kgan_utils", command, "--help"],
+        cwd=tmp_path,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert time.perf_counter() - t0 < 1.0  # seen: 0.1 s (TensorFlow alone takes 3 s to import)
     assert "--backend" in r.stdout
@@ -271,12 +349,21 @@ def test_help_imports_no_keras_and_no_backend(command, tmp_path):
 
 
 def test_backend_is_chosen_before_keras_is_imported(tmp_path):
-    probe = ("import sys; from kgan_utils.cli import select_backend; name = select_backend({arg}); "
-             "print(name, 'keras' in sys.modules)")
+    probe = (
+        "import sys; from kgan_utils.cli import select_backend; name = select_backend({arg}); "
+        "print(name, 'keras' in sys.modules)"
+    )
 
     def run(code, **env):
-        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_child_env(**env),
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=_child_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     r = run(probe.format(arg=""))
     assert r.returncode == 0 and r.stdout.split() == ["tensorflow", "False"], r.stderr[-2000:]  # the default
@@ -299,14 +386,49 @@ def test_cli_refuses_a_backend_other_than_the_imported_one(smoke_env, capsys):
 def test_cli_resumes_a_tensorflow_run_on_jax(smoke_env):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the first half trains in this process, which must run TensorFlow")
-    common = ["--out", "run", "--train-size", "128", "--batch-size", "64", "--width", "8", "--latent-dim", "8",
-              "--metrics-every", "0", "--verbose", "0"]
+    common = [
+        "--out",
+        "run",
+        "--train-size",
+        "128",
+        "--batch-size",
+        "64",
+        "--width",
+        "8",
+        "--latent-dim",
+        "8",
+        "--metrics-every",
+        "0",
+        "--verbose",
+        "0",
+    ]
     assert cli.main(["train", "--epochs", "1", "--backend", "tensorflow", *common]) == 0
     assert ckpt.read_checkpoint_epoch(smoke_env / "run") == 1
-    r = subprocess.run([sys.executable, "-m", "kgan_utils", "train", "--epochs", "2", "--resume", "--out", "run",
-                        "--backend", "jax", "--metrics-every", "0", "--verbose", "0"],
-                       cwd=smoke_env, env={**_child_env(), "XLA_FLAGS": "--xla_backend_optimization_level=0"},
-                       capture_output=True, text=True, timeout=600, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kgan_utils",
+            "train",
+            "--epochs",
+            "2",
+            "--resume",
+            "--out",
+            "run",
+            "--backend",
+            "jax",
+            "--metrics-every",
+            "0",
+            "--verbose",
+            "0",
+        ],
+        cwd=smoke_env,
+        env={**_child_env(), "XLA_FLAGS": "--xla_backend_optimization_level=0"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resuming run after epoch 1 (optimizer step 2) on jax; trained on tensorflow so far" in r.stdout
     config = json.loads((smoke_env / "run" / "config.json").read_text())
@@ -325,14 +447,26 @@ def test_plotting_draws_from_metric_rows():
 
     from kgan_utils import plotting
 
-    rows = [{"epoch": e, "d_loss": 1.0 + e, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4, "fid": 10.0 / e,
-             "kid": 0.1 / e, "kid_std": 0.01} for e in (1, 2, 3)]
+    rows = [
+        {
+            "epoch": e,
+            "d_loss": 1.0 + e,
+            "g_loss": 0.7,
+            "d_real": 0.6,
+            "d_fake": 0.4,
+            "fid": 10.0 / e,
+            "kid": 0.1 / e,
+            "kid_std": 0.01,
+        }
+        for e in (1, 2, 3)
+    ]
     ax1, _ = plotting.plot_training_curves(rows)
     np.testing.assert_array_equal(ax1.lines[0].get_ydata(), [2.0, 3.0, 4.0])
     axes = plotting.plot_metrics(rows + [{"epoch": 4, "d_loss": 1.0}], keys=("fid", "kid"))
     assert len(axes) == 2 and axes[0].get_yscale() == "log"
     np.testing.assert_allclose(axes[0].lines[0].get_xdata(), [1, 2, 3])  # the row without "fid" is skipped
-    grid = plotting.show_neighbours(np.zeros((2, 28, 28), np.uint8), np.zeros((2, 3, 28, 28), np.uint8),
-                                    np.ones((2, 3)), title="t")
+    grid = plotting.show_neighbours(
+        np.zeros((2, 28, 28), np.uint8), np.zeros((2, 3, 28, 28), np.uint8), np.ones((2, 3)), title="t"
+    )
     assert grid.shape == (2, 4) and grid[0, 1].get_title() == "1.00"
     plt.close("all")

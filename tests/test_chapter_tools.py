@@ -129,8 +129,12 @@ def test_rff_approximates_gaussian_kernel_and_error_shrinks():
     errors = []
     for D in (100, 10_000):
         # average over seeds, so that the comparison is not one lucky draw
-        e = [np.abs(np_(random_fourier_features(x, D, sigma, s)) @ np_(random_fourier_features(x, D, sigma, s)).T - k).max()
-             for s in range(3)]
+        e = [
+            np.abs(
+                np_(random_fourier_features(x, D, sigma, s)) @ np_(random_fourier_features(x, D, sigma, s)).T - k
+            ).max()
+            for s in range(3)
+        ]
         errors.append(np.mean(e))
     assert errors[1] < 0.06
     # 100 times more features: error about 10 times smaller (1/sqrt(D)); allow slack
@@ -155,7 +159,11 @@ def test_rff_same_seed_same_map_float32():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(n_features=0), "n_features"), (dict(n_features=4, sigma=-1.0), "sigma"), (dict(n_features=4, sigma=[1.0, 2.0]), "sigma")],
+    [
+        (dict(n_features=0), "n_features"),
+        (dict(n_features=4, sigma=-1.0), "sigma"),
+        (dict(n_features=4, sigma=[1.0, 2.0]), "sigma"),
+    ],
 )
 def test_rff_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -175,7 +183,9 @@ def witness_loop(x, y, t, sigma):
 def test_witness_matches_loop():
     rng = np.random.default_rng(3)
     x, y, t = rng.normal(size=(12, 2)), rng.normal(size=(9, 2)) + 1, rng.normal(size=(6, 2))
-    np.testing.assert_allclose(np_(witness_function(x, y, t, sigma=0.8)), witness_loop(x, y, t, 0.8), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np_(witness_function(x, y, t, sigma=0.8)), witness_loop(x, y, t, 0.8), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_witness_identity_with_biased_mmd2_and_antisymmetry():

@@ -24,10 +24,21 @@ from kgan_utils import cli, registry
 from kgan_utils.data import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--train-size", "128", "--batch-size", "64", "--width", "4", "--latent-dim", "8", "--metrics-every", "0",
-        "--verbose", "0"]
+TINY = [
+    "--train-size",
+    "128",
+    "--batch-size",
+    "64",
+    "--width",
+    "4",
+    "--latent-dim",
+    "8",
+    "--metrics-every",
+    "0",
+    "--verbose",
+    "0",
+]
 ERROR_LINE = re.compile(r"^python -m kgan_utils (train|sample|evaluate): error: ")
-
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +87,12 @@ def data_truncated_npz(tmp, run):
 def data_truncated_gz(tmp, run):
     (tmp / "idx").mkdir()
     a = _mnist_arrays()
-    for stem, key in (("train-images-idx3-ubyte", "x_train"), ("train-labels-idx1-ubyte", "y_train"),
-                      ("t10k-images-idx3-ubyte", "x_test"), ("t10k-labels-idx1-ubyte", "y_test")):
+    for stem, key in (
+        ("train-images-idx3-ubyte", "x_train"),
+        ("train-labels-idx1-ubyte", "y_train"),
+        ("t10k-images-idx3-ubyte", "x_test"),
+        ("t10k-labels-idx1-ubyte", "y_test"),
+    ):
         (tmp / "idx" / f"{stem}.gz").write_bytes(gzip.compress(_idx(a[key])))
     _truncated(tmp / "idx" / "t10k-images-idx3-ubyte.gz")
     return ["train", "--epochs", "1", "--out", "o", "--data", "idx"]
@@ -187,9 +202,14 @@ DAMAGED_RUNS = {
     "checkpoint_truncated": (lambda o: _truncated(o / "checkpoint.npz", 0.3), "not a readable checkpoint"),
     "checkpoint_text": (lambda o: (o / "checkpoint.npz").write_text("x"), "not a checkpoint"),
     "checkpoint_wrong_shape": (_edit_checkpoint(lambda a: a.update(v0000=np.zeros((3, 3), np.float32))), "has shape"),
-    "checkpoint_strings": (_edit_checkpoint(lambda a: a.update(v0000=np.full(a["v0000"].shape, "a"))), "not as numbers"),
-    "checkpoint_nan": (_edit_checkpoint(lambda a: a.update(v0000=np.full(a["v0000"].shape, np.nan, np.float32))),
-                       "NaN"),
+    "checkpoint_strings": (
+        _edit_checkpoint(lambda a: a.update(v0000=np.full(a["v0000"].shape, "a"))),
+        "not as numbers",
+    ),
+    "checkpoint_nan": (
+        _edit_checkpoint(lambda a: a.update(v0000=np.full(a["v0000"].shape, np.nan, np.float32))),
+        "NaN",
+    ),
     "checkpoint_one_array_less": (_edit_checkpoint(lambda a: a.pop("v0003")), "variables but the model has"),
     "checkpoint_bad_epoch": (_edit_checkpoint(lambda a: a.update(epoch=np.array("one"))), "`epoch`"),
     "checkpoint_no_config": (lambda o: (o / "config.json").unlink(), None),
@@ -313,8 +333,11 @@ CASES = [
     ("resume_nothing", _argv("train", "--epochs", "2", "--resume", "--out", "o"), "no run to resume"),
     # train: numbers that can only fail later, refused before the training starts
     ("metrics_samples_1", _argv("train", "--epochs", "1", "--out", "o", "--metrics-samples", "1"), "integer >= 2"),
-    ("metrics_samples_huge", _argv("train", "--epochs", "1", "--out", "o", "--metrics-samples", str(10**12)),
-     "of memory, but only"),
+    (
+        "metrics_samples_huge",
+        _argv("train", "--epochs", "1", "--out", "o", "--metrics-samples", str(10**12)),
+        "of memory, but only",
+    ),
     ("seed_too_large", _argv("train", "--epochs", "1", "--out", "o", "--seed", str(2**32)), "2**32 - 1"),
     ("width_huge", _argv("train", "--epochs", "1", "--out", "o", "--width", str(10**6)), "[1, 1024]"),
     ("latent_dim_huge", _argv("train", "--epochs", "1", "--out", "o", "--latent-dim", str(10**9)), "[1, 16384]"),
@@ -323,10 +346,19 @@ CASES = [
     ("lr_nan", _argv("train", "--epochs", "1", "--out", "o", "--lr", "nan"), "positive number"),
     # train --resume and sample: damaged run folders, a config and a checkpoint of different models
     *[(f"resume_{name}", _resume_damaged(name), msg or "no config.json") for name, (_, msg) in DAMAGED_RUNS.items()],
-    *[(f"sample_{name}", _sample_damaged(name), msg or "not a trained run folder")
-      for name, (_, msg) in DAMAGED_RUNS.items() if name in ("config_not_json", "config_another_width",
-                                                              "config_another_model", "checkpoint_truncated",
-                                                              "checkpoint_nan", "checkpoint_no_config")],
+    *[
+        (f"sample_{name}", _sample_damaged(name), msg or "not a trained run folder")
+        for name, (_, msg) in DAMAGED_RUNS.items()
+        if name
+        in (
+            "config_not_json",
+            "config_another_width",
+            "config_another_model",
+            "checkpoint_truncated",
+            "checkpoint_nan",
+            "checkpoint_no_config",
+        )
+    ],
     # sample: other arguments
     ("sample_run_missing", sample_run_missing, "does not exist"),
     ("sample_run_is_a_file", sample_run_is_a_file, "is a file, not a run folder"),
@@ -352,8 +384,13 @@ CASES = [
     ("evaluate_json_under_a_file", evaluate_json_under_a_file, "--json: cannot write"),
 ]
 if keras.backend.backend() != "jax":
-    CASES.append(("data_parallel_needs_jax", _argv("train", "--epochs", "1", "--out", "o", "--data-parallel", *TINY),
-                  "--data-parallel: Data-parallel training uses keras.distribution"))
+    CASES.append(
+        (
+            "data_parallel_needs_jax",
+            _argv("train", "--epochs", "1", "--out", "o", "--data-parallel", *TINY),
+            "--data-parallel: Data-parallel training uses keras.distribution",
+        )
+    )
 
 
 def assert_one_error_line(err, message):
@@ -387,14 +424,30 @@ def _child_env(**extra):
     return {**env, **extra}
 
 
-@pytest.mark.parametrize("name", ["out_is_a_file", "resume_config_not_json", "sample_n_too_large_for_memory",
-                                  "sample_config_not_json", "evaluate_text_file", "evaluate_1_sample"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "out_is_a_file",
+        "resume_config_not_json",
+        "sample_n_too_large_for_memory",
+        "sample_config_not_json",
+        "evaluate_text_file",
+        "evaluate_1_sample",
+    ],
+)
 def test_cli_error_in_a_fresh_process(name, trained_run, tmp_path):
     """These fail before any backend starts: no Keras import, an answer in well under a second."""
     make, message = {c[0]: c[1:] for c in CASES}[name]
     argv = make(tmp_path, trained_run)
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgan_utils", *argv], cwd=tmp_path, env=_child_env(),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kgan_utils", *argv],
+        cwd=tmp_path,
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 2, r.stderr[-3000:]
     err = "\n".join(line for line in r.stderr.splitlines() if not line.startswith("import time:"))
     assert_one_error_line(err, message)
@@ -463,7 +516,9 @@ def test_ctrl_c_keeps_the_run_and_says_how_to_continue(smoke_env, monkeypatch, c
     monkeypatch.setattr(GAN, "fit", interrupted)
     assert cli.main(["train", "--epochs", "1", "--out", "o", *TINY]) == 130
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "interrupted; o keeps its last finished epoch: continue with `train --resume" in err
+    assert (
+        "Traceback" not in err and "interrupted; o keeps its last finished epoch: continue with `train --resume" in err
+    )
     assert cli.RunLock(smoke_env / "o").acquire().release() is None  # the lock was released
 
 

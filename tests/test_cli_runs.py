@@ -29,10 +29,23 @@ from kgan_utils import cli
 from kgan_utils.checkpoint import read_checkpoint_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--train-size", "256", "--batch-size", "64", "--width", "4", "--latent-dim", "8", "--metrics-every", "0",
-        "--verbose", "0"]
-LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]|WARNING: All log messages before absl)",
-                      re.MULTILINE)
+TINY = [
+    "--train-size",
+    "256",
+    "--batch-size",
+    "64",
+    "--width",
+    "4",
+    "--latent-dim",
+    "8",
+    "--metrics-every",
+    "0",
+    "--verbose",
+    "0",
+]
+LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]|WARNING: All log messages before absl)", re.MULTILINE
+)
 
 
 def active_backend():
@@ -47,10 +60,21 @@ def _env(**extra):
 
 
 def train(folder, *args, cwd, backend=None, **popen):
-    argv = [sys.executable, "-m", "kgan_utils", "train", "--out", str(folder), "--backend", backend or active_backend(),
-            *TINY, *args]
-    return subprocess.Popen(argv, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **popen)
+    argv = [
+        sys.executable,
+        "-m",
+        "kgan_utils",
+        "train",
+        "--out",
+        str(folder),
+        "--backend",
+        backend or active_backend(),
+        *TINY,
+        *args,
+    ]
+    return subprocess.Popen(
+        argv, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
 
 
 def wait_for(path, proc, timeout=300):
@@ -134,13 +158,19 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, capsys, monkey
     assert sorted(p.name for p in early.iterdir()) == ["config.json", "train.lock"]
     shutil.copytree(early, tmp_path / "again")
     assert cli.main(["train", "--epochs", "1", "--out", "again", *TINY, "--width", "2"]) == 0
-    assert "holds a run that stopped before its first epoch ended (no checkpoint.npz); starting it over" in \
-        capsys.readouterr().out
+    assert (
+        "holds a run that stopped before its first epoch ended (no checkpoint.npz); starting it over"
+        in capsys.readouterr().out
+    )
     assert json.loads((tmp_path / "again" / "config.json").read_text())["width"] == 2
-    assert cli.main(["train", "--epochs", "1", "--out", "early", "--resume", "--metrics-every", "0", "--verbose",
-                     "0"]) == 0
-    assert "it has no checkpoint yet (it stopped before its first epoch ended); training from epoch 1 with the " \
-           "settings of its config.json" in capsys.readouterr().out
+    assert (
+        cli.main(["train", "--epochs", "1", "--out", "early", "--resume", "--metrics-every", "0", "--verbose", "0"])
+        == 0
+    )
+    assert (
+        "it has no checkpoint yet (it stopped before its first epoch ended); training from epoch 1 with the "
+        "settings of its config.json" in capsys.readouterr().out
+    )
     assert json.loads((early / "config.json").read_text())["width"] == 4
     assert read_checkpoint_epoch(early) == read_checkpoint_epoch(tmp_path / "again") == 1
 
@@ -177,9 +207,26 @@ def test_data_parallel_on_two_devices(tmp_path):
     pytest.importorskip("jax")
     flags = "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kgan_utils", "train", "--backend", "jax", "--data-parallel", "--epochs", "1",
-         "--out", "dp", *TINY], cwd=tmp_path, env=_env(XLA_FLAGS=flags, JAX_PLATFORMS="cpu"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "kgan_utils",
+            "train",
+            "--backend",
+            "jax",
+            "--data-parallel",
+            "--epochs",
+            "1",
+            "--out",
+            "dp",
+            *TINY,
+        ],
+        cwd=tmp_path,
+        env=_env(XLA_FLAGS=flags, JAX_PLATFORMS="cpu"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, _ = finish(proc)
     assert "backend jax, data parallel on 2 devices" in out, out
     config = json.loads((tmp_path / "dp" / "config.json").read_text())

@@ -93,8 +93,12 @@ def test_d_steps_and_dataset_of_pairs(points):
 
 def test_images_and_generate():
     keras.utils.set_random_seed(0)
-    g = keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Reshape((4, 4, 1))])
-    d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(1)])
+    g = keras.Sequential(
+        [keras.Input((LATENT,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Reshape((4, 4, 1))]
+    )
+    d = keras.Sequential(
+        [keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     gan = GAN(g, d, LATENT, seed=0)
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     x = np.random.default_rng(0).uniform(-1, 1, (32, 4, 4, 1)).astype("float32")

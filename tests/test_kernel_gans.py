@@ -13,12 +13,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import to_np
+
 from kgan_utils.backend import compute_gradients
 from kgan_utils.kernel_gans import GMMN, MMDGAN, build_critic, build_mlp, gmmn_loss, witness_gradient_penalty
 from kgan_utils.mmd import mmd2
-
 
 # ----------------------------------------------------------------------------- the GMMN loss
 
@@ -26,7 +25,7 @@ from kgan_utils.mmd import mmd2
 @pytest.mark.parametrize("estimator", ["unbiased", "biased"])
 @pytest.mark.parametrize("sigma", [1.5, [0.5, 2.0, 8.0]])
 def test_gmmn_loss_equals_mmd2_on_the_same_batches(rng, estimator, sigma):
-    real = rng.normal(size=(9, 4, 4, 1))            # image-shaped batches are flattened
+    real = rng.normal(size=(9, 4, 4, 1))  # image-shaped batches are flattened
     fake = rng.normal(size=(7, 4, 4, 1)) * 1.3 + 0.2
     expected = float(mmd2(real.reshape(9, -1), fake.reshape(7, -1), sigma=sigma, estimator=estimator))
     got = float(gmmn_loss(real, fake, sigma=sigma, estimator=estimator))
@@ -135,7 +134,9 @@ def test_mmdgan_generator_step_lowers_feature_mmd(rng):
 
 def test_mmdgan_fit_on_images_logs_mmd_and_penalty():
     keras.utils.set_random_seed(0)
-    g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(28 * 28, activation="tanh"), keras.layers.Reshape((28, 28, 1))])
+    g = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(28 * 28, activation="tanh"), keras.layers.Reshape((28, 28, 1))]
+    )
     model = MMDGAN(g, build_critic(feature_dim=4, width=2), latent_dim=4, seed=0)
     model.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
     hist = model.fit(np.zeros((16, 28, 28, 1), "float32"), batch_size=8, epochs=1, verbose=0)
@@ -160,21 +161,23 @@ def test_witness_penalty_matches_finite_differences(rng):
     w = rng.normal(size=(2, 3))
     critic = lambda t: keras.ops.matmul(t, w)  # noqa: E731  a linear critic h(x) = x W
     got = float(witness_gradient_penalty(critic, real, fake, sigma=sigmas, seed=7))
-    alpha = to_np(keras.random.uniform((5, 1), dtype="float64", seed=7))   # the same draw
+    alpha = to_np(keras.random.uniform((5, 1), dtype="float64", seed=7))  # the same draw
     x_hat = real + alpha * (fake - real)
     hr, hf, eps = real @ w, fake @ w, 1e-6
     grads = np.zeros_like(x_hat)
     for j in range(2):
         step = np.zeros(2)
         step[j] = eps
-        grads[:, j] = (_witness_np((x_hat + step) @ w, hr, hf, sigmas) - _witness_np((x_hat - step) @ w, hr, hf, sigmas)) / (2 * eps)
+        grads[:, j] = (
+            _witness_np((x_hat + step) @ w, hr, hf, sigmas) - _witness_np((x_hat - step) @ w, hr, hf, sigmas)
+        ) / (2 * eps)
     expected = np.mean((np.linalg.norm(grads, axis=1) - 1.0) ** 2)
     assert got == pytest.approx(expected, rel=1e-6)
 
 
 def test_witness_penalty_is_one_when_the_batches_coincide(rng):
     x = rng.normal(size=(6, 3))
-    p = float(witness_gradient_penalty(lambda t: t, x, x, sigma=1.0, seed=0))   # witness = 0, gradient 0
+    p = float(witness_gradient_penalty(lambda t: t, x, x, sigma=1.0, seed=0))  # witness = 0, gradient 0
     assert p == pytest.approx(1.0, abs=1e-5)
 
 
@@ -242,14 +245,30 @@ def test_command_line_trains_resumes_and_samples_kernel_gans(model, tmp_path, mo
     from kgan_utils import __main__ as cli
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KGAN_SMOKE", "1")                     # the shipped sample, no network
+    monkeypatch.setenv("KGAN_SMOKE", "1")  # the shipped sample, no network
     monkeypatch.delenv("KGAN_MNIST_PATH", raising=False)
-    common = ["--out", "run", "--model", model, "--train-size", "64", "--batch-size", "32", "--width", "4",
-              "--metrics-every", "0", "--verbose", "0"]
+    common = [
+        "--out",
+        "run",
+        "--model",
+        model,
+        "--train-size",
+        "64",
+        "--batch-size",
+        "32",
+        "--width",
+        "4",
+        "--metrics-every",
+        "0",
+        "--verbose",
+        "0",
+    ]
     assert cli.main(["train", "--epochs", "1", *common]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"] == model and config["loss"] == "mmd"
-    assert cli.main(["train", "--epochs", "2", "--resume", "--out", "run", "--metrics-every", "0", "--verbose", "0"]) == 0
+    assert (
+        cli.main(["train", "--epochs", "2", "--resume", "--out", "run", "--metrics-every", "0", "--verbose", "0"]) == 0
+    )
     assert "resuming run after epoch 1 (optimizer step 2)" in capsys.readouterr().out
     assert cli.main(["sample", "--run", "run", "--n", "5", "--out", "s.npz"]) == 0
     with np.load(tmp_path / "s.npz") as f:

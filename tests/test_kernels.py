@@ -40,7 +40,9 @@ def test_gaussian_kernel_is_translation_and_rotation_invariant(rng):
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
     shift = rng.normal(size=3) * 10
     base = to_np(gaussian_kernel(x, y, sigma=1.3))
-    np.testing.assert_allclose(to_np(gaussian_kernel(x @ q + shift, y @ q + shift, sigma=1.3)), base, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        to_np(gaussian_kernel(x @ q + shift, y @ q + shift, sigma=1.3)), base, rtol=1e-9, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan"), float("inf"), [], [1.0, 0.0], "wide"])
@@ -86,7 +88,9 @@ def test_polynomial_kernel_matches_loop(rng):
     np.testing.assert_allclose(to_np(polynomial_kernel(x, y)), ref3, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs,name", [({"degree": 0}, "degree"), ({"degree": 2.5}, "degree"), ({"coef0": float("nan")}, "coef0")])
+@pytest.mark.parametrize(
+    "kwargs,name", [({"degree": 0}, "degree"), ({"degree": 2.5}, "degree"), ({"coef0": float("nan")}, "coef0")]
+)
 def test_polynomial_kernel_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         polynomial_kernel(np.ones((2, 2)), **kwargs)

@@ -39,7 +39,9 @@ def test_user_kernel_matches_loop(rng):
     k = lambda a, b: (a @ b / 4 + 1.0) ** 3
     for est in ("unbiased", "biased"):
         assert float(mmd2(x, y, kernel=kern, estimator=est)) == pytest.approx(mmd2_loop(x, y, k, est), rel=1e-10)
-    assert float(mmd2(x[:6], y, kernel=kern, estimator="linear")) == pytest.approx(mmd2_loop(x[:6], y, k, "linear"), rel=1e-10)
+    assert float(mmd2(x[:6], y, kernel=kern, estimator="linear")) == pytest.approx(
+        mmd2_loop(x[:6], y, k, "linear"), rel=1e-10
+    )
     assert float(mmd2(x, y, kernel=kern, block_size=3)) == pytest.approx(mmd2_loop(x, y, k, "unbiased"), rel=1e-10)
 
 
@@ -69,14 +71,27 @@ def test_unbiased_estimator_mean_matches_closed_form():
     d, n, reps, sigma = 3, 40, 300, 1.5
     mu1, mu2, s1, s2 = np.zeros(d), np.full(d, 0.4), 1.0, 1.3
     vals = np.array(
-        [float(mmd2(mu1 + s1 * rng.normal(size=(n, d)), mu2 + s2 * rng.normal(size=(n, d)), sigma=sigma)) for _ in range(reps)]
+        [
+            float(mmd2(mu1 + s1 * rng.normal(size=(n, d)), mu2 + s2 * rng.normal(size=(n, d)), sigma=sigma))
+            for _ in range(reps)
+        ]
     )
     truth = population_mmd2(mu1, s1, mu2, s2, sigma)
     se = vals.std(ddof=1) / np.sqrt(reps)
     assert abs(vals.mean() - truth) < 3 * se, (vals.mean(), truth, se)
     # The biased estimator on the same kind of data is off by far more than 3 standard errors.
     vvals = np.array(
-        [float(mmd2(mu1 + s1 * rng.normal(size=(n, d)), mu2 + s2 * rng.normal(size=(n, d)), sigma=sigma, estimator="biased")) for _ in range(100)]
+        [
+            float(
+                mmd2(
+                    mu1 + s1 * rng.normal(size=(n, d)),
+                    mu2 + s2 * rng.normal(size=(n, d)),
+                    sigma=sigma,
+                    estimator="biased",
+                )
+            )
+            for _ in range(100)
+        ]
     )
     assert vvals.mean() - truth > 3 * vvals.std(ddof=1) / 10
 

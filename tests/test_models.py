@@ -25,8 +25,15 @@ def bn(c):
 
 def test_tutorial_models_have_the_tutorials_parameter_counts():
     g, d = M.build_tutorial_generator(), M.build_tutorial_discriminator()
-    want_g = (dense(100, 7 * 7 * 256, False) + bn(7 * 7 * 256) + conv(5, 256, 128, False) + bn(128)
-              + conv(5, 128, 64, False) + bn(64) + conv(5, 64, 1, False))
+    want_g = (
+        dense(100, 7 * 7 * 256, False)
+        + bn(7 * 7 * 256)
+        + conv(5, 256, 128, False)
+        + bn(128)
+        + conv(5, 128, 64, False)
+        + bn(64)
+        + conv(5, 64, 1, False)
+    )
     want_d = conv(5, 1, 64) + conv(5, 64, 128) + dense(7 * 7 * 128, 1)
     assert g.count_params() == want_g
     assert d.count_params() == want_d
@@ -40,8 +47,9 @@ def test_tutorial_models_have_the_tutorials_parameter_counts():
 def test_default_models_shapes_and_counts(width):
     g, d = M.build_generator(latent_dim=16, width=width), M.build_discriminator(width=width)
     w = width
-    assert g.count_params() == (dense(16, 7 * 7 * 2 * w, False) + bn(7 * 7 * 2 * w) + conv(4, 2 * w, w, False) + bn(w)
-                                + conv(4, w, 1))
+    assert g.count_params() == (
+        dense(16, 7 * 7 * 2 * w, False) + bn(7 * 7 * 2 * w) + conv(4, 2 * w, w, False) + bn(w) + conv(4, w, 1)
+    )
     assert d.count_params() == conv(4, 1, w // 2) + conv(4, w // 2, w) + dense(7 * 7 * w, 1)
     z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
     x = np.asarray(g(z, training=False))

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-
 BLOCK_TENSORFLOW = """
 import importlib.abc
 import sys
@@ -28,15 +27,25 @@ sys.meta_path.insert(0, NoTensorFlow())
 
 def run_without_tensorflow(code, timeout=300):
     """Run ``code`` in a fresh interpreter under JAX with TensorFlow blocked; return its stdout."""
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", KGAN_SMOKE="1", MPLBACKEND="Agg",
-               XLA_FLAGS="--xla_backend_optimization_level=0")  # compiles in about half the time
-    script = BLOCK_TENSORFLOW + textwrap.dedent(code) + """
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        KGAN_SMOKE="1",
+        MPLBACKEND="Agg",
+        XLA_FLAGS="--xla_backend_optimization_level=0",
+    )  # compiles in about half the time
+    script = (
+        BLOCK_TENSORFLOW
+        + textwrap.dedent(code)
+        + """
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 loaded = sorted(m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow."))
 assert not loaded, f"TensorFlow modules were loaded: {loaded[:5]}"
 print("OK")
 """
+    )
     proc = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -181,8 +181,12 @@ def mmd2_reference(x, y, sigmas, estimator):
 
 
 @SETTINGS
-@given(two_samples(min_rows=2), st.sampled_from(["biased", "unbiased", "linear"]),
-       st.sampled_from([None, 1, 3]), st.sampled_from([0.5, 2.0]))
+@given(
+    two_samples(min_rows=2),
+    st.sampled_from(["biased", "unbiased", "linear"]),
+    st.sampled_from([None, 1, 3]),
+    st.sampled_from([0.5, 2.0]),
+)
 def test_mmd2_estimators_are_accurate(sample, estimator, block_size, rel_sigma):
     dtype, x, y = sample
     if estimator == "linear":
@@ -282,7 +286,7 @@ def test_mode_coverage_far_from_the_origin():
 
 @pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16])
 def test_half_precision_is_computed_in_float32(dtype):
-    """float16 on both sides at |x| ~ 300: squared distances ~1e5 overflow float16 (max 65504); in float32 they don't."""
+    """float16 at |x| ~ 300: squared distances ~1e5 overflow float16 (max 65504); in float32 they don't."""
     rng = np.random.default_rng(3)
     x = (300 + 20 * rng.normal(size=(30, 4))).astype(dtype)
     y = (-300 + 20 * rng.normal(size=(20, 4))).astype(dtype)
@@ -349,8 +353,9 @@ def test_offset_data_inside_a_jitted_function():
     x = (1e6 + rng.normal(size=(16, 3))).astype(np.float32)
     y = (1e6 + 0.5 + rng.normal(size=(12, 3))).astype(np.float32)
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    step = _jit(lambda a, b: (pairwise_sq_distances(a, b), gaussian_kernel(a, sigma=[1.0, 2.0]),
-                              mmd2(a, b, sigma=[1.0, 2.0])))
+    step = _jit(
+        lambda a, b: (pairwise_sq_distances(a, b), gaussian_kernel(a, sigma=[1.0, 2.0]), mmd2(a, b, sigma=[1.0, 2.0]))
+    )
     d2, k, m = step(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y))
     assert relerr(to_np(d2), cdist(x64, y64, "sqeuclidean")) <= 1e-3
     kref = sum(np.exp(-cdist(x64, x64, "sqeuclidean") / (2 * s * s)) for s in (1.0, 2.0))

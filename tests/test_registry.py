@@ -58,11 +58,22 @@ def test_the_book_models_and_their_settings():
 
 
 def test_build_gan_applies_every_override():
-    gan = registry.build_gan("dcgan", latent_dim=6, width=8, learning_rate=1e-3, beta_1=0.25, loss="hinge", seed=3,
-                             jit_compile=False, steps_per_execution=2, d_steps=2)
+    gan = registry.build_gan(
+        "dcgan",
+        latent_dim=6,
+        width=8,
+        learning_rate=1e-3,
+        beta_1=0.25,
+        loss="hinge",
+        seed=3,
+        jit_compile=False,
+        steps_per_execution=2,
+        d_steps=2,
+    )
     assert gan.latent_dim == 6 and gan.generator.input_shape == (None, 6)
     assert gan.discriminator.output_shape == (None, 1) and gan.discriminator.count_params() == (
-        models.build_discriminator(8).count_params())
+        models.build_discriminator(8).count_params()
+    )
     assert float(gan.d_optimizer.learning_rate) == pytest.approx(1e-3) and float(gan.g_optimizer.beta_1) == 0.25
     assert gan.loss_kind == "hinge" and gan.seed == 3 and gan.d_steps == 2
     assert gan.jit_compile is False and gan.steps_per_execution == 2
@@ -70,14 +81,20 @@ def test_build_gan_applies_every_override():
     gmmn = registry.build_gan("gmmn", latent_dim=8, width=4, sigma=[1.0, 2.0], estimator="biased")
     assert gmmn.sigma == [1.0, 2.0] and gmmn.estimator == "biased"
     mmdgan = registry.build_gan("mmdgan", latent_dim=8, width=4, gradient_penalty=0.0, beta_2=0.99, d_steps=2)
-    assert mmdgan.gradient_penalty == 0.0 and mmdgan.d_steps == 2 and float(mmdgan.g_optimizer.beta_2) == pytest.approx(0.99)
+    assert (
+        mmdgan.gradient_penalty == 0.0
+        and mmdgan.d_steps == 2
+        and float(mmdgan.g_optimizer.beta_2) == pytest.approx(0.99)
+    )
     # None keeps the default (what the command line passes for unset options).
     assert registry.model_settings("dcgan", width=None)["width"] == 32
 
 
 def test_build_gan_seeds_the_weights():
     def weights(seed):
-        return [np.asarray(w) for w in registry.build_gan("dcgan", latent_dim=8, width=4, seed=seed).generator.get_weights()]
+        return [
+            np.asarray(w) for w in registry.build_gan("dcgan", latent_dim=8, width=4, seed=seed).generator.get_weights()
+        ]
 
     a, b, c = weights(0), weights(0), weights(1)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
@@ -117,10 +134,15 @@ def test_build_gan_sets_the_dtype_policy_only_when_asked(policy):
 
 @pytest.mark.parametrize(
     "backend, gpus, bf16, want",
-    [("tensorflow", [], False, "float32"), ("jax", [], False, "float32"),
-     ("tensorflow", ["gpu:0"], False, "mixed_float16"), ("jax", ["cuda:0"], True, "mixed_bfloat16"),
-     ("torch", ["NVIDIA H100"], True, "mixed_bfloat16"), ("jax", ["cuda:0"], False, "float32"),
-     ("torch", ["Tesla T4"], False, "float32")],
+    [
+        ("tensorflow", [], False, "float32"),
+        ("jax", [], False, "float32"),
+        ("tensorflow", ["gpu:0"], False, "mixed_float16"),
+        ("jax", ["cuda:0"], True, "mixed_bfloat16"),
+        ("torch", ["NVIDIA H100"], True, "mixed_bfloat16"),
+        ("jax", ["cuda:0"], False, "float32"),
+        ("torch", ["Tesla T4"], False, "float32"),
+    ],
 )
 def test_auto_precision_depends_on_backend_and_hardware(backend, gpus, bf16, want, monkeypatch):
     from kgan_utils import backend as kb

@@ -122,12 +122,22 @@ def browser(window: str = "1280,900"):
     profile = tempfile.mkdtemp(prefix="kgan-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--disable-extensions", f"--window-size={window}",
-                 f"--user-data-dir={profile}",
-                 # offline on purpose: every host except localhost fails to resolve
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--disable-extensions",
+        f"--window-size={window}",
+        f"--user-data-dir={profile}",
+        # offline on purpose: every host except localhost fails to resolve
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
@@ -141,8 +151,9 @@ def browser(window: str = "1280,900"):
 
 
 def pages_of(build: Path, patterns: list[str] | None) -> list[Path]:
-    pages = sorted(p for p in build.rglob("*.html")
-                   if not any(part.startswith("_") for part in p.relative_to(build).parts))
+    pages = sorted(
+        p for p in build.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(build).parts)
+    )
     if patterns:
         pages = [p for p in pages if any(p.relative_to(build).match(g) for g in patterns)]
     return pages
@@ -192,8 +203,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("build", nargs="?", default=str(ROOT / "_build" / "html"), help="built HTML folder")
     ap.add_argument("--pages", nargs="*", help="only pages matching these globs (relative paths)")
-    ap.add_argument("--screenshot", action="append", default=[], metavar="PAGE=PNG",
-                    help="also save a screenshot of PAGE (relative path) to PNG")
+    ap.add_argument(
+        "--screenshot",
+        action="append",
+        default=[],
+        metavar="PAGE=PNG",
+        help="also save a screenshot of PAGE (relative path) to PNG",
+    )
     ap.add_argument("--window", default="1280,900", help="browser window size WIDTH,HEIGHT (default 1280,900)")
     args = ap.parse_args(argv)
     build = Path(args.build).resolve()
@@ -232,8 +248,10 @@ def main(argv=None) -> int:
             print(f"  screenshot of {rel} -> {png}")
     elapsed = time.perf_counter() - t0
     sys.stdout.flush()
-    print(f"check_html: {len(pages)} pages checked, {n_img} images loaded, {n_math} math elements typeset, "
-          f"book size {size_mb(build):.1f} MB, {elapsed:.1f} s")
+    print(
+        f"check_html: {len(pages)} pages checked, {n_img} images loaded, {n_math} math elements typeset, "
+        f"book size {size_mb(build):.1f} MB, {elapsed:.1f} s"
+    )
     if failures:
         print(f"check_html: FAILED on {len(failures)} page(s): {', '.join(failures)}", file=sys.stderr)
         return 1

@@ -31,8 +31,8 @@ def cell_source(url: str | None = None) -> str:
     return (
         "# On Colab: install kgan_utils from the book's repository (does nothing elsewhere).\n"
         "import sys\n"
-        "if \"google.colab\" in sys.modules:\n"
-        f"    %pip install -q \"kgan_utils @ git+{url}@main\""
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install -q "kgan_utils @ git+{url}@main"'
     )
 
 
@@ -49,7 +49,12 @@ def sync(check: bool) -> int:
             continue
         nb = nbformat.read(path, as_version=4)
         first = nb.cells[0] if nb.cells else None
-        ok = first is not None and first.cell_type == "code" and first.source == want and TAG in first.metadata.get("tags", [])
+        ok = (
+            first is not None
+            and first.cell_type == "code"
+            and first.source == want
+            and TAG in first.metadata.get("tags", [])
+        )
         if ok:
             continue
         stale.append(path.relative_to(ROOT))
