@@ -40,13 +40,14 @@ from keras import ops
 from kgan_utils._validate import (
     as_matrix,
     common_dtype,
+    gaussian_scales,
     positive_int,
     positive_scalars,
     same_dim,
 )
 from kgan_utils.backend import input_gradient
 from kgan_utils.gan import GAN
-from kgan_utils.mmd import mmd2, witness_function
+from kgan_utils.mmd import _gaussian, _mmd2, _witness
 
 __all__ = [
     "FEATURE_SIGMAS",
@@ -149,7 +150,8 @@ def gmmn_loss(real, fake, sigma, estimator="unbiased"):
     for name, t in (("real", x), ("fake", y)):
         if estimator == "unbiased" and t.shape[0] is not None and t.shape[0] < 2:
             raise ValueError(f"The unbiased estimator needs at least 2 rows in `{name}`; got {t.shape[0]}.")
-    return mmd2(x, y, sigma=sigmas, estimator=estimator)
+    # validated above, once: the estimator itself, without mmd2's second round of checks
+    return _mmd2(x, y, _gaussian(gaussian_scales(sigmas, x.dtype)), estimator)
 
 
 def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
@@ -215,8 +217,12 @@ def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
     h_real = _flatten(critic(real), "critic(real)")
     h_fake = _flatten(critic(fake), "critic(fake)")
 
+    h_real, h_fake = common_dtype(h_real, h_fake)
+    kernel = _gaussian(gaussian_scales(sigmas, h_real.dtype))
+
     def witness(t):
-        return witness_function(h_real, h_fake, _flatten(critic(t), "critic(x_hat)"), sigma=sigmas)
+        h = ops.cast(_flatten(critic(t), "critic(x_hat)"), h_real.dtype)
+        return _witness(h_real, h_fake, h, kernel)
 
     grads = ops.reshape(input_gradient(witness, x_hat), (n, -1))
     grads = ops.cast(grads, "float32") if keras.backend.standardize_dtype(grads.dtype) != "float64" else grads

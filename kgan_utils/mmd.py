@@ -382,5 +382,9 @@ def witness_function(x, y, t, sigma=None, kernel=None):
     x, t = common_dtype(x, t)
     y, t = common_dtype(y, t)
     x, y = common_dtype(x, y)
-    k = _build_kernel(x, y, sigmas, kernel)
+    return _witness(x, y, t, _build_kernel(x, y, sigmas, kernel))
+
+
+def _witness(x, y, t, k: _Kernel):
+    """:func:`witness_function` on checked tensors of one dtype with a resolved kernel (no validation)."""
     return ops.mean(k.matrix(t, x), axis=1) - ops.mean(k.matrix(t, y), axis=1)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgan_utils.callbacks import image_grid
+from kgan_utils.callbacks import image_grid, renamed_metric_keys
 
 __all__ = [
     "BOOK_STYLE",
     "MAX_FIGURE_WIDTH_IN",
     "use_book_style",
-    "image_grid", "show_images", "plot_training_curves", "plot_metrics", "show_neighbours"]
+    "image_grid",
+    "show_images",
+    "plot_training_curves",
+    "plot_metrics",
+    "show_neighbours",
+]
 
 
 # The book's one figure style. A code column of the rendered book is about 750 px wide; a figure at most
@@ -122,8 +127,11 @@ def plot_training_curves(rows, axes=None, figsize=(7.5, 2.8)):
     return axes
 
 
-def plot_metrics(rows, keys=("fid", "kid", "coverage"), axes=None, figsize=(7.5, 2.6)):
-    """One panel per metric in ``keys`` against the epoch (rows without the key are skipped)."""
+def plot_metrics(rows, keys=("fid", "kid", "classes_covered"), axes=None, figsize=(7.5, 2.6)):
+    """One panel per metric in ``keys`` against the epoch (rows without the key are skipped).
+
+    Rows of runs recorded before the rename (``coverage`` for ``classes_covered``) are read too.
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:
@@ -132,10 +140,11 @@ def plot_metrics(rows, keys=("fid", "kid", "coverage"), axes=None, figsize=(7.5,
     labels = {
         "fid": "FID (classifier features)",
         "kid": "KID",
-        "coverage": "digits covered (of 10)",
+        "classes_covered": "classes covered (of 10)",
         "kl_uniform": "KL(class freq. || uniform)",
         "confidence": "mean classifier confidence",
     }
+    rows = [renamed_metric_keys(r) for r in rows]  # runs recorded before a metric was renamed
     for ax, key in zip(axes, keys):
         epochs, values = _column(rows, key)
         if key == "kid" and any("kid_std" in r for r in rows):
