@@ -11,7 +11,10 @@ meet in the kernel GANs, and no module imports one that is built on it::
     registry    every named model and build_gan(); builds from models, gan and
                 kernel_gans when called (imports no Keras itself)
     classifier  the MNIST classifier of the metrics, trained and cached
-    metrics     FID, KID, class coverage, ... <- classifier, distances, kernels, mmd
+    transport   exact Wasserstein distances (sorting, assignment), the Gaussian W2
+                of FID, the Sinkhorn divergence (on POT); NumPy/SciPy only
+    metrics     FID, KID, classes covered, ... <- classifier, distances, kernels,
+                mmd, transport
     checkpoint  the .npz checkpoint format of a run
     callbacks   Keras callbacks of a run <- checkpoint, data;  plotting <- callbacks
     cli         the command line (``python -m kgan_utils``) <- registry; the others
