@@ -70,6 +70,7 @@ float32 rounding (``tests/test_backends.py``).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import keras
@@ -78,9 +79,9 @@ from keras import ops
 
 from kgan_utils import backend
 from kgan_utils._validate import positive_int
-from kgan_utils.losses import _d_loss, _g_loss, check_kind
+from kgan_utils.losses import _d_loss, _g_loss, check_kind, gradient_penalty
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "WGANGP"]
 
 
 def _float32(t):
@@ -135,6 +136,12 @@ class GAN(keras.Model):
         elif not isinstance(discriminator, keras.Model):
             raise ValueError(f"`discriminator` must be a keras.Model or None; got {type(discriminator).__name__}.")
         self.loss_kind = check_kind(loss, "loss")
+        if self.loss_kind == "wasserstein" and not self.lipschitz_constraint:
+            raise ValueError(
+                "`loss`: 'wasserstein' needs a Lipschitz constraint on the critic, and this GAN imposes none: the "
+                "critic's loss E f(fake) - E f(real) is unbounded below, so its values grow without limit and "
+                "training diverges. Use WGANGP (the registry's 'wgan_gp'), which adds the gradient penalty."
+            )
         _check_latent_dim(generator, self.latent_dim)
         if seed is not None:
             seed = positive_int(seed, "seed", minimum=0)
@@ -203,6 +210,9 @@ class GAN(keras.Model):
                 out += list(opt.variables)
         out.append(self.seed_generator.state)
         return out
+
+    lipschitz_constraint = False
+    """Whether the class keeps its critic Lipschitz (a gradient penalty); only then is ``loss="wasserstein"`` OK."""
 
     log_names = ("d_real", "d_fake")
     """Names of the logs the loss functions return, besides ``d_loss`` and ``g_loss``; one ``Mean`` tracker each."""
@@ -308,6 +318,89 @@ class GAN(keras.Model):
             "d_steps": self.d_steps,
             "seed": self.seed,
         }
+
+
+class WGANGP(GAN):
+    r"""WGAN-GP (Gulrajani et al. 2017): the Wasserstein loss with a gradient penalty on the critic.
+
+    By Kantorovich–Rubinstein duality, :math:`W_1(P, Q) = \sup_{\lVert f\rVert_L \le 1} \mathbb E_P f - \mathbb E_Q f`.
+    The critic :math:`f` (the ``discriminator``, one unbounded value per sample, no batch normalisation) takes
+    ``d_steps`` steps on
+
+    .. math:: \mathbb E f(G(z)) - \mathbb E f(x) + \lambda P,
+
+    where P is :func:`kgan_utils.losses.gradient_penalty` (norm of :math:`\nabla_{\hat x} f` pulled to 1 at random
+    points between paired real and generated samples) in place of the hard 1-Lipschitz constraint; the generator
+    minimises :math:`-\mathbb E f(G(z))`. The critic steps of one training step share its real batch.
+
+    Logged: ``d_loss``, ``g_loss``, ``w_estimate`` (:math:`\mathbb E f(x) - \mathbb E f(G(z))`, the critic's
+    estimate of :math:`W_1` on the batch, up to the penalty's slack) and ``gp``.
+
+    Parameters
+    ----------
+    generator, critic : keras.Model
+        The critic maps ``[n, ...]`` to ``[n, 1]`` (or ``[n]``), e.g. :func:`kgan_utils.models.build_discriminator`.
+    latent_dim : int
+    gradient_penalty : float > 0
+        :math:`\lambda` (10 in the paper).
+    d_steps : int >= 1
+        Critic steps per generator step (5 in the paper).
+    seed : int, optional
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> keras.utils.set_random_seed(0)
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> f = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    >>> model = WGANGP(g, f, latent_dim=2, seed=0)
+    >>> model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    >>> hist = model.fit(np.ones((64, 2), "float32"), batch_size=32, epochs=1, verbose=0)
+    >>> sorted(hist.history)
+    ['d_loss', 'g_loss', 'gp', 'w_estimate']
+    """
+
+    lipschitz_constraint = True
+    log_names = ("w_estimate", "gp")
+
+    def __init__(self, generator, critic, latent_dim, gradient_penalty=10.0, d_steps=5, seed=None, **kwargs):
+        if critic is None:
+            raise ValueError("`critic` is None; WGAN-GP needs a critic keras.Model [n, ...] -> [n, 1].")
+        d_steps = positive_int(d_steps, "d_steps", minimum=1)
+        super().__init__(generator, critic, latent_dim, loss="wasserstein", d_steps=d_steps, seed=seed, **kwargs)
+        try:
+            gradient_penalty = float(gradient_penalty)
+        except (TypeError, ValueError):
+            raise ValueError(f"`gradient_penalty` must be a number > 0; got {gradient_penalty!r}.") from None
+        if not math.isfinite(gradient_penalty) or gradient_penalty <= 0:
+            raise ValueError(
+                f"`gradient_penalty` must be finite and > 0 (without it the Wasserstein critic is unconstrained); "
+                f"got {gradient_penalty}."
+            )
+        self.gradient_penalty = gradient_penalty
+
+    @property
+    def critic(self):
+        """The critic :math:`f` (stored as ``discriminator`` by the base class)."""
+        return self.discriminator
+
+    def _critic_values(self, x):
+        return ops.reshape(_float32(self.discriminator(x, training=True)), (-1,))
+
+    def discriminator_loss_fn(self, real, z):
+        fake = ops.stop_gradient(self.generator(z, training=True))
+        w = ops.mean(self._critic_values(real)) - ops.mean(self._critic_values(fake))
+        penalty = gradient_penalty(self._critic_values, real, ops.cast(fake, real.dtype), seed=self.seed_generator)
+        return -w + self.gradient_penalty * ops.cast(penalty, w.dtype), {"w_estimate": w, "gp": penalty}
+
+    def generator_loss_fn(self, real, z):
+        fake = self.generator(z, training=True)
+        return -ops.mean(self._critic_values(fake)), {}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("loss", None)
+        return {**config, "gradient_penalty": self.gradient_penalty}
 
 
 def _real_batch(data):

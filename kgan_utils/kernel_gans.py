@@ -45,9 +45,9 @@ from kgan_utils._validate import (
     positive_scalars,
     same_dim,
 )
-from kgan_utils.backend import input_gradient
 from kgan_utils.gan import GAN
-from kgan_utils.mmd import _gaussian, _mmd2, _witness
+from kgan_utils.losses import gradient_penalty
+from kgan_utils.mmd import _gaussian, _mmd2, _negative_distance, _witness
 
 __all__ = [
     "FEATURE_SIGMAS",
@@ -71,6 +71,10 @@ these four span the distances from a digit's nearest neighbour to an untrained g
 """
 
 _ESTIMATORS = ("unbiased", "biased")
+KERNELS = ("gaussian", "distance")
+"""Kernels of the kernel GANs: a sum of Gaussians (bandwidths ``sigma``), or the bandwidth-free distance kernel
+:func:`kgan_utils.kernels.distance_kernel`, whose MMD² is half the energy distance (with it, the MMD GAN is the
+Cramér-GAN-style MMD GAN of Bińkowski et al. 2018)."""
 
 
 # ----------------------------------------------------------------------------- losses
@@ -96,7 +100,25 @@ def _check_estimator(estimator):
         raise ValueError(f"`estimator` must be one of {_ESTIMATORS}; got {estimator!r}.")
 
 
-def gmmn_loss(real, fake, sigma, estimator="unbiased"):
+def _check_kernel(kernel, sigma):
+    """``(kernel, sigmas)`` checked: the sigmas of the Gaussian kernel, or None for the distance kernel."""
+    if kernel not in KERNELS:
+        raise ValueError(f"`kernel` must be one of {KERNELS}; got {kernel!r}.")
+    if kernel == "distance":
+        return kernel, None  # bandwidth-free: sigma is not used
+    if sigma is None:
+        raise ValueError("`sigma` is required for the Gaussian kernel (bandwidths > 0).")
+    return kernel, positive_scalars(sigma, "sigma")
+
+
+def _kernel(kernel, sigmas, dtype):
+    """The estimators' kernel: the Gaussian mixture, or -||a - b|| / 2 (the distance kernel's MMD and witness)."""
+    if kernel == "distance":
+        return _negative_distance(0.5)
+    return _gaussian(gaussian_scales(sigmas, dtype))
+
+
+def gmmn_loss(real, fake, sigma=None, estimator="unbiased", kernel="gaussian"):
     r"""The GMMN loss: MMD² between a batch of data and a batch of samples, Gaussian-mixture kernel.
 
     Both batches are flattened to vectors (an image [28, 28, 1] becomes a row of
@@ -125,8 +147,11 @@ def gmmn_loss(real, fake, sigma, estimator="unbiased"):
     fake : array [m, ...]
         Generated batch with the same trailing shape.
     sigma : float or sequence of floats > 0
-        Bandwidths (standard deviations) of the Gaussian kernels that are summed.
+        Bandwidths (standard deviations) of the Gaussian kernels that are summed (unused by the distance kernel).
     estimator : {"unbiased", "biased"}
+    kernel : {"gaussian", "distance"}
+        ``"distance"``: the bandwidth-free kernel :math:`\frac12(\lVert a\rVert + \lVert b\rVert - \lVert a - b\rVert)`
+        (:func:`kgan_utils.kernels.distance_kernel`); the loss is then half the energy distance.
 
     Returns
     -------
@@ -143,7 +168,7 @@ def gmmn_loss(real, fake, sigma, estimator="unbiased"):
     (2.9781, 2.9781)
     """
     _check_estimator(estimator)
-    sigmas = positive_scalars(sigma, "sigma")
+    kernel, sigmas = _check_kernel(kernel, sigma)
     x, y = _flatten(real, "real"), _flatten(fake, "fake")
     same_dim(x, y, "real", "fake")
     x, y = common_dtype(x, y)
@@ -151,10 +176,10 @@ def gmmn_loss(real, fake, sigma, estimator="unbiased"):
         if estimator == "unbiased" and t.shape[0] is not None and t.shape[0] < 2:
             raise ValueError(f"The unbiased estimator needs at least 2 rows in `{name}`; got {t.shape[0]}.")
     # validated above, once: the estimator itself, without mmd2's second round of checks
-    return _mmd2(x, y, _gaussian(gaussian_scales(sigmas, x.dtype)), estimator)
+    return _mmd2(x, y, _kernel(kernel, sigmas, x.dtype), estimator)
 
 
-def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
+def witness_gradient_penalty(critic, real, fake, sigma=None, seed=None, kernel="gaussian"):
     r"""Gradient penalty on the MMD witness function (Bińkowski et al. 2018).
 
     In the critic's feature space the (unnormalised) witness function of the two
@@ -187,9 +212,11 @@ def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
     real, fake : tensors [n, ...]
         Paired data and generated batches of the same shape.
     sigma : float or sequence of floats > 0
-        Bandwidths of the Gaussian-mixture kernel in feature space.
+        Bandwidths of the Gaussian-mixture kernel in feature space (unused by the distance kernel).
     seed : int or keras.random.SeedGenerator, optional
         Seed of the interpolation weights.
+    kernel : {"gaussian", "distance"}
+        The kernel of the witness (see :data:`KERNELS`).
 
     Returns
     -------
@@ -204,30 +231,23 @@ def witness_gradient_penalty(critic, real, fake, sigma, seed=None):
     >>> bool(float(p) >= 0)
     True
     """
-    sigmas = positive_scalars(sigma, "sigma")
+    kernel, sigmas = _check_kernel(kernel, sigma)
     real = ops.convert_to_tensor(real)
     fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
     if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
         raise ValueError(
             f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
         )
-    n = ops.shape(real)[0]
-    alpha = keras.random.uniform((n,) + (1,) * (len(real.shape) - 1), dtype=real.dtype, seed=seed)
-    x_hat = real + alpha * (fake - real)
     h_real = _flatten(critic(real), "critic(real)")
     h_fake = _flatten(critic(fake), "critic(fake)")
-
     h_real, h_fake = common_dtype(h_real, h_fake)
-    kernel = _gaussian(gaussian_scales(sigmas, h_real.dtype))
+    k = _kernel(kernel, sigmas, h_real.dtype)
 
     def witness(t):
         h = ops.cast(_flatten(critic(t), "critic(x_hat)"), h_real.dtype)
-        return _witness(h_real, h_fake, h, kernel)
+        return _witness(h_real, h_fake, h, k)
 
-    grads = ops.reshape(input_gradient(witness, x_hat), (n, -1))
-    grads = ops.cast(grads, "float32") if keras.backend.standardize_dtype(grads.dtype) != "float64" else grads
-    norms = ops.sqrt(ops.sum(ops.square(grads), axis=1) + 1e-12)  # eps: sqrt has an infinite slope at 0
-    return ops.mean(ops.square(norms - 1.0))
+    return gradient_penalty(witness, real, fake, seed=seed)
 
 
 # ----------------------------------------------------------------------------- models
@@ -252,6 +272,9 @@ class GMMN(GAN):
     estimator : {"unbiased", "biased"}
     seed : int, optional
         Seed of the training noise.
+    kernel : {"gaussian", "distance"}
+        ``"distance"``: the bandwidth-free distance kernel (``sigma`` unused): the generator minimises
+        the energy distance to the data.
 
     Examples
     --------
@@ -267,10 +290,10 @@ class GMMN(GAN):
 
     log_names = ()
 
-    def __init__(self, generator, latent_dim, sigma, estimator="unbiased", seed=None, **kwargs):
+    def __init__(self, generator, latent_dim, sigma=None, estimator="unbiased", seed=None, kernel="gaussian", **kwargs):
         super().__init__(generator, None, latent_dim, d_steps=0, seed=seed, **kwargs)
         _check_estimator(estimator)
-        self.sigma = positive_scalars(sigma, "sigma")
+        self.kernel, self.sigma = _check_kernel(kernel, sigma)
         self.estimator = estimator
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
@@ -279,13 +302,14 @@ class GMMN(GAN):
 
     def generator_loss_fn(self, real, z):
         fake = self.generator(z, training=True)
-        return gmmn_loss(real, fake, self.sigma, self.estimator), {}
+        return gmmn_loss(real, fake, self.sigma, self.estimator, kernel=self.kernel), {}
 
     def get_config(self):
         config = super().get_config()
         config.pop("loss", None)
         config.pop("d_steps", None)
-        return {**config, "sigma": list(self.sigma), "estimator": self.estimator}
+        sigma = None if self.sigma is None else list(self.sigma)
+        return {**config, "sigma": sigma, "estimator": self.estimator, "kernel": self.kernel}
 
 
 class MMDGAN(GAN):
@@ -314,6 +338,9 @@ class MMDGAN(GAN):
         Kernel bandwidths in feature space; default :data:`FEATURE_SIGMAS`.
     gradient_penalty : float >= 0
         The weight :math:`\lambda` (1 in Bińkowski et al. 2018).
+    kernel : {"gaussian", "distance"}
+        ``"distance"``: the bandwidth-free distance kernel in feature space (``sigma`` unused), the
+        Cramér-GAN-style MMD GAN of Bińkowski et al. 2018.
     d_steps : int >= 1
         Critic updates per generator update.
     seed : int, optional
@@ -334,13 +361,22 @@ class MMDGAN(GAN):
     log_names = ("mmd2", "gp")
 
     def __init__(
-        self, generator, critic, latent_dim, sigma=FEATURE_SIGMAS, gradient_penalty=1.0, d_steps=1, seed=None, **kwargs
+        self,
+        generator,
+        critic,
+        latent_dim,
+        sigma=FEATURE_SIGMAS,
+        gradient_penalty=1.0,
+        d_steps=1,
+        seed=None,
+        kernel="gaussian",
+        **kwargs,
     ):
         if critic is None:
             raise ValueError("`critic` is None; an MMD GAN needs a critic keras.Model [n, ...] -> [n, feature_dim].")
         d_steps = positive_int(d_steps, "d_steps", minimum=1)
         super().__init__(generator, critic, latent_dim, d_steps=d_steps, seed=seed, **kwargs)
-        self.sigma = positive_scalars(sigma, "sigma")
+        self.kernel, self.sigma = _check_kernel(kernel, sigma)
         try:
             gradient_penalty = float(gradient_penalty)
         except (TypeError, ValueError):
@@ -359,14 +395,14 @@ class MMDGAN(GAN):
 
     def discriminator_loss_fn(self, real, z):
         fake = ops.stop_gradient(self.generator(z, training=True))
-        mmd2 = gmmn_loss(self._features(real), self._features(fake), self.sigma)
+        mmd2 = gmmn_loss(self._features(real), self._features(fake), self.sigma, kernel=self.kernel)
         loss = -mmd2
         penalty = ops.zeros((), mmd2.dtype)
         if self.gradient_penalty > 0:
             critic = lambda t: self.discriminator(t, training=True)
             penalty = ops.cast(
                 witness_gradient_penalty(
-                    critic, real, ops.cast(fake, real.dtype), self.sigma, seed=self.seed_generator
+                    critic, real, ops.cast(fake, real.dtype), self.sigma, seed=self.seed_generator, kernel=self.kernel
                 ),
                 mmd2.dtype,
             )
@@ -375,12 +411,13 @@ class MMDGAN(GAN):
 
     def generator_loss_fn(self, real, z):
         fake = self.generator(z, training=True)
-        return gmmn_loss(self._features(real), self._features(fake), self.sigma), {}
+        return gmmn_loss(self._features(real), self._features(fake), self.sigma, kernel=self.kernel), {}
 
     def get_config(self):
         config = super().get_config()
         config.pop("loss", None)
-        return {**config, "sigma": list(self.sigma), "gradient_penalty": self.gradient_penalty}
+        sigma = None if self.sigma is None else list(self.sigma)
+        return {**config, "sigma": sigma, "gradient_penalty": self.gradient_penalty, "kernel": self.kernel}
 
 
 # ----------------------------------------------------------------------------- small builders

@@ -39,7 +39,9 @@ kind               discriminator / critic minimises                       genera
 =================  =====================================================  ==============================================
 
 (sp = softplus). ``wasserstein`` needs a Lipschitz constraint on the critic
-(gradient penalty or weight clipping), which is not part of the loss.
+(gradient penalty or weight clipping), which is not part of the loss: the
+critic's side of the loss is unbounded below without one. :func:`gradient_penalty`
+is the penalty of WGAN-GP (Gulrajani et al. 2017) and of the MMD GAN.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kgan_utils.backend import is_symbolic
+from kgan_utils.backend import input_gradient, is_symbolic
 
-__all__ = ["LOSS_KINDS", "discriminator_loss", "generator_loss", "check_kind"]
+__all__ = ["LOSS_KINDS", "check_kind", "discriminator_loss", "generator_loss", "gradient_penalty"]
 
 LOSS_KINDS = ("minimax", "non_saturating", "hinge", "wasserstein")
 
@@ -170,3 +172,56 @@ def generator_loss(fake_logits, kind="non_saturating"):
     """
     check_kind(kind)
     return _g_loss(_as_logits(fake_logits, "fake_logits"), kind)
+
+
+def gradient_penalty(f, real, fake, seed=None, target=1.0):
+    r"""The two-sided gradient penalty of WGAN-GP (Gulrajani et al. 2017), for any scalar function of the input.
+
+    At points :math:`\hat x_i = x_i + \alpha_i (y_i - x_i)` on the segments between paired real and generated
+    samples, with one :math:`\alpha_i \sim U[0, 1]` **per sample**,
+
+    .. math:: P = \frac1n \sum_i \big(\lVert \nabla_{\hat x} f(\hat x_i) \rVert_2 - t\big)^2 ,
+
+    with target :math:`t = 1`: a 1-Lipschitz function has gradient norm at most 1, and the optimal WGAN critic has
+    norm 1 on these segments. ``f`` is the WGAN critic, or the MMD GAN's witness function
+    (:func:`kgan_utils.kernel_gans.witness_gradient_penalty`). The norm is :math:`\sqrt{\lVert g\rVert^2 + 10^{-12}}`:
+    the plain square root has an infinite derivative at a zero gradient (for example where ``real == fake`` and
+    ``f`` is flat), which would put NaN into the critic's update (keras-io issue 910). The per-sample gradients are
+    those of :math:`\sum_i f(\hat x_i)`, correct when ``f`` treats batch elements independently (no batch
+    normalisation).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> [n]`` or ``[n, 1]`` (one value per sample), differentiable, e.g. a critic keras.Model.
+    real, fake : tensors [n, ...]
+        Paired real and generated batches of the same shape.
+    seed : int or keras.random.SeedGenerator, optional
+        Seed of the interpolation weights :math:`\alpha`.
+    target : float
+        The gradient norm the penalty pulls towards (1).
+
+    Returns
+    -------
+    scalar tensor P >= 0, differentiable with respect to ``f``'s weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = lambda x: 3.0 * x[:, 0]   # gradient (3, 0) everywhere: P = (3 - 1)^2
+    >>> float(gradient_penalty(f, np.zeros((4, 2), "float32"), np.ones((4, 2), "float32"), seed=0))
+    4.0
+    """
+    real = ops.convert_to_tensor(real)
+    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
+    if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
+        raise ValueError(
+            f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
+        )
+    n = ops.shape(real)[0]
+    alpha = keras.random.uniform((n,) + (1,) * (len(real.shape) - 1), dtype=real.dtype, seed=seed)
+    x_hat = real + alpha * (fake - real)
+    grads = ops.reshape(input_gradient(f, x_hat), (n, -1))
+    grads = ops.cast(grads, "float32") if keras.backend.standardize_dtype(grads.dtype) != "float64" else grads
+    norms = ops.sqrt(ops.sum(ops.square(grads), axis=1) + 1e-12)
+    return ops.mean(ops.square(norms - target))

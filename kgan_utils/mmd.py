@@ -73,14 +73,15 @@ def _gaussian(scales) -> _Kernel:
     return _Kernel(matrix, paired, diagonal=float(len(scales)))
 
 
-def _negative_distance() -> _Kernel:
-    """k(a, b) = -||a - b||: conditionally negative definite; its MMD^2 formula gives the energy distance."""
+def _negative_distance(scale=1.0) -> _Kernel:
+    """k(a, b) = -scale ||a - b||. With scale 1 its MMD^2 formula is the energy distance; with scale 1/2 it has the
+    MMD (and the witness, up to a constant) of the distance kernel 1/2 (||a - z0|| + ||b - z0|| - ||a - b||)."""
 
     def matrix(a, b):
-        return -_safe_sqrt(_sq_dist(a, b))
+        return -scale * _safe_sqrt(_sq_dist(a, b))
 
     def paired(a, b):
-        return -_safe_sqrt(ops.sum(ops.square(a - b), axis=1))
+        return -scale * _safe_sqrt(ops.sum(ops.square(a - b), axis=1))
 
     return _Kernel(matrix, paired, diagonal=0.0)
 

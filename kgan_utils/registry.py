@@ -12,6 +12,7 @@ benchmarks and the chapters use it.
 ``tutorial``   the TensorFlow DCGAN tutorial's models and settings (the benchmark's reference)
 ``gmmn``       a generator trained on the pixel-space MMD² (chapter 06, :class:`~kgan_utils.kernel_gans.GMMN`)
 ``mmdgan``     the MMD GAN with the witness gradient penalty (chapter 06, :class:`~kgan_utils.kernel_gans.MMDGAN`)
+``wgan_gp``    WGAN-GP on the DCGAN networks (:class:`~kgan_utils.gan.WGANGP`)
 =============  ==========================================================================
 
 A new model registers itself with :func:`register_model`. This module imports
@@ -23,7 +24,7 @@ that imports no Keras at import time, for the command line to list them.
 Examples
 --------
 >>> sorted(MODELS)
-['dcgan', 'gmmn', 'mmdgan', 'tutorial']
+['dcgan', 'gmmn', 'mmdgan', 'tutorial', 'wgan_gp']
 >>> MODELS["dcgan"].batch_size, MODELS["dcgan"].learning_rate
 (64, 0.0002)
 >>> gan = build_gan("dcgan", latent_dim=8, width=4, steps_per_execution=4)
@@ -314,7 +315,14 @@ def _gmmn_model(generator, discriminator, settings):
     from kgan_utils.kernel_gans import GMMN, MNIST_PIXEL_SIGMAS
 
     sigma = MNIST_PIXEL_SIGMAS if settings["sigma"] is None else settings["sigma"]
-    return GMMN(generator, settings["latent_dim"], sigma=sigma, estimator=settings["estimator"], seed=settings["seed"])
+    return GMMN(
+        generator,
+        settings["latent_dim"],
+        sigma=sigma,
+        estimator=settings["estimator"],
+        seed=settings["seed"],
+        kernel=settings["kernel"],
+    )
 
 
 def _gmmn_optimizers(settings):
@@ -332,6 +340,20 @@ def _mmdgan_model(generator, critic, settings):
         critic,
         settings["latent_dim"],
         sigma=sigma,
+        gradient_penalty=settings["gradient_penalty"],
+        d_steps=settings["d_steps"],
+        seed=settings["seed"],
+        kernel=settings["kernel"],
+    )
+
+
+def _wgan_gp_model(generator, critic, settings):
+    from kgan_utils.gan import WGANGP
+
+    return WGANGP(
+        generator,
+        critic,
+        settings["latent_dim"],
         gradient_penalty=settings["gradient_penalty"],
         d_steps=settings["d_steps"],
         seed=settings["seed"],
@@ -383,7 +405,7 @@ register_model(
         0.5,
         "mmd",
         "GMMN: the DCGAN generator trained on pixel-space MMD^2 (MNIST_PIXEL_SIGMAS), Adam(3e-3), batch 256",
-        {"sigma": None, "estimator": "unbiased"},
+        {"sigma": None, "estimator": "unbiased", "kernel": "gaussian"},
     ),
 )
 register_model(
@@ -399,6 +421,22 @@ register_model(
         0.5,
         "mmd",
         "MMD GAN with the witness gradient penalty, 16 critic features, Adam(3e-4, 0.5, 0.9), batch 64",
-        {"sigma": None, "gradient_penalty": 1.0, "d_steps": 1, "beta_2": 0.9},
+        {"sigma": None, "gradient_penalty": 1.0, "d_steps": 1, "beta_2": 0.9, "kernel": "gaussian"},
+    ),
+)
+register_model(
+    "wgan_gp",
+    ModelSpec(
+        _build_dcgan,  # the DCGAN discriminator has no batch normalisation: a valid critic for the penalty
+        _wgan_gp_model,
+        _adam_pair,
+        _DEFAULT_LATENT_DIM,
+        32,
+        64,
+        1e-4,
+        0.0,
+        "wasserstein",
+        "WGAN-GP on the DCGAN networks: 5 critic steps, penalty 10, Adam(1e-4, 0, 0.9), batch 64 (Gulrajani et al.)",
+        {"gradient_penalty": 10.0, "d_steps": 5, "beta_2": 0.9},
     ),
 )
