@@ -45,9 +45,17 @@ Public API
     pairs (``y`` is ignored). Logged metrics: ``d_loss``, ``g_loss``, ``d_real`` (mean
     :math:`D(x)=\sigma(\text{logit})` on real data) and ``d_fake`` (mean
     :math:`D(G(z))`); epoch means, reset every epoch.
-``generate(n, seed=None, batch_size=1024)``
+``generate(n, seed=None, batch_size=1024, use_ema=None)``
     ``n`` samples as a float32 NumPy array (``training=False``); the noise is
-    drawn with NumPy from ``seed`` and does not touch the training noise.
+    drawn with NumPy from ``seed`` and does not touch the training noise. With
+    ``ema`` set, the samples come from the averaged generator weights (unless
+    ``use_ema=False``).
+``GAN(..., ema=0.999)``
+    Keep an exponential moving average of the generator's weights (Yazıcı et al.
+    2019; keras-io's gan_ada): after every generator step
+    :math:`\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\theta` for the trainable
+    weights, a copy for the rest (batch-norm statistics). It is part of
+    ``state_variables()``, so checkpoints save and restore it.
 ``sample_latent(n, seed=None)``
     The NumPy noise ``generate`` uses, ``[n, latent_dim]`` standard normal.
 ``build_optimizers()``
@@ -124,7 +132,9 @@ class GAN(keras.Model):
     (3, 2)
     """
 
-    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating", d_steps=1, seed=None, **kwargs):
+    def __init__(
+        self, generator, discriminator, latent_dim, loss="non_saturating", d_steps=1, seed=None, ema=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if not isinstance(generator, keras.Model):
             raise ValueError(f"`generator` must be a keras.Model; got {type(generator).__name__}.")
@@ -149,6 +159,17 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.ema = _check_ema(ema)
+        # The averaged weights start as a copy of the generator's; non-trainable variables of the GAN, so that
+        # they are part of JAX's state and of checkpoints.
+        self.ema_weights = (
+            None
+            if self.ema is None
+            else [
+                keras.Variable(np.array(ops.convert_to_numpy(w)), trainable=False, name=f"ema_{i}")  # a copy
+                for i, w in enumerate(generator.weights)
+            ]
+        )
         names = ("d_loss", "g_loss") if self.d_steps else ("g_loss",)
         names += tuple(n for n in self.log_names if n not in names)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
@@ -209,6 +230,8 @@ class GAN(keras.Model):
             if opt is not None:
                 out += list(opt.variables)
         out.append(self.seed_generator.state)
+        if self.ema_weights is not None:
+            out += self.ema_weights
         return out
 
     lipschitz_constraint = False
@@ -237,14 +260,32 @@ class GAN(keras.Model):
         n = positive_int(n, "n")
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def generate(self, n, seed=None, batch_size=1024):
-        """``n`` generated samples ``G(z)`` as a float32 NumPy array (inference mode)."""
+    def generate(self, n, seed=None, batch_size=1024, use_ema=None):
+        """``n`` generated samples ``G(z)`` as a float32 NumPy array (inference mode).
+
+        ``use_ema`` (default: whether the GAN keeps an ``ema``): sample with the averaged generator weights.
+        """
         z = self.sample_latent(n, seed)
         batch_size = positive_int(batch_size, "batch_size")
-        out = [
-            np.asarray(ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False)), dtype=np.float32)
-            for i in range(0, len(z), batch_size)
-        ]
+        use_ema = self.ema_weights is not None if use_ema is None else bool(use_ema)
+        if use_ema and self.ema_weights is None:
+            raise ValueError("`use_ema`: this GAN keeps no moving average of the generator (create it with ema=...).")
+        backup = None
+        if use_ema:
+            backup = [ops.convert_to_numpy(w) for w in self.generator.weights]
+            for w, e in zip(self.generator.weights, self.ema_weights):
+                w.assign(e)
+        try:
+            out = [
+                np.asarray(
+                    ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False)), dtype=np.float32
+                )
+                for i in range(0, len(z), batch_size)
+            ]
+        finally:
+            if backup is not None:
+                for w, b in zip(self.generator.weights, backup):
+                    w.assign(b)
         return np.concatenate(out, axis=0)
 
     sample = generate
@@ -300,7 +341,15 @@ class GAN(keras.Model):
         )
         backend.apply_gradients(self.g_optimizer, grads, g_vars)
         self._track(g_logs, g_loss=g_loss)
+        if self.ema_weights is not None:
+            self._update_ema()
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _update_ema(self):
+        """theta_bar <- ema theta_bar + (1 - ema) theta for trainable weights; a copy of the others."""
+        for e, w in zip(self.ema_weights, self.generator.weights):
+            value = ops.cast(ops.stop_gradient(w), e.dtype)
+            e.assign(self.ema * e + (1.0 - self.ema) * value if w.trainable else value)
 
     def _track(self, logs, **losses):
         for name, value in {**logs, **losses}.items():
@@ -317,6 +366,7 @@ class GAN(keras.Model):
             "loss": self.loss_kind,
             "d_steps": self.d_steps,
             "seed": self.seed,
+            "ema": self.ema,
         }
 
 
@@ -401,6 +451,18 @@ class WGANGP(GAN):
         config = super().get_config()
         config.pop("loss", None)
         return {**config, "gradient_penalty": self.gradient_penalty}
+
+
+def _check_ema(ema):
+    """None, or the decay of the generator's moving average: a number in (0, 1)."""
+    if ema is None:
+        return None
+    if isinstance(ema, bool) or not isinstance(ema, (int, float, np.integer, np.floating)):
+        raise ValueError(f"`ema` must be None or a decay in (0, 1), e.g. 0.999; got {ema!r}.")
+    ema = float(ema)
+    if not 0.0 < ema < 1.0:
+        raise ValueError(f"`ema` must be a decay in (0, 1), e.g. 0.999; got {ema}.")
+    return ema
 
 
 def _real_batch(data):
