@@ -273,8 +273,8 @@ def get_classifier(
         clf = MnistClassifier(model, json.loads(meta.read_text()))
         if verbose:
             print(
-                f"classifier: loaded from {weights} "
-                f"(test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images)"
+                f"classifier: test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images\n"
+                f"  loaded from {folder}\n  {weights.name}"
             )
         return clf
     clf = train_classifier(data.x_train, data.y_train, data.x_test, data.y_test, verbose=0, **hyper)
@@ -289,9 +289,9 @@ def get_classifier(
             os.replace(tmp_w, weights)
             os.replace(Path(tmp) / meta.name, meta)
     if verbose:
-        where = f", cached in {weights}" if cache else ""
+        where = f"\n  cached in {folder}\n  {weights.name}" if cache else ""
         print(
-            f"classifier: trained on {clf.info['train_size']:,} images for {epochs} epochs, "
-            f"test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images{where}"
+            f"classifier: trained on {clf.info['train_size']:,} images for {epochs} epochs,\n"
+            f"  test accuracy {clf.test_accuracy:.2%} on {clf.info['test_size']:,} images{where}"
         )
     return clf

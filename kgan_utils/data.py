@@ -111,7 +111,8 @@ def load_mnist(path=None, source="auto", verbose=True) -> MnistData:
     else:
         data = _load_keras()
     if verbose:
-        print(f"MNIST: {data.describe()}")
+        # two short lines rather than one long one: the source may be a long path (the book's pages are 88 wide)
+        print(f"MNIST: {len(data.x_train):,} training and {len(data.x_test):,} test images\n  from {data.source}")
     return data
 
 
