@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.10, no conda):
 #   make book   -> .venv, dependencies, the package, and the rendered book in _build/html
-#   make test   -> the same set-up, then unit tests, every notebook in smoke mode, a strict book build,
-#                  and every page of it checked in headless Chromium (check-html)
+#   make test   -> the same set-up, then ruff (lint), unit tests (the rendering checks of the stored
+#                  notebooks among them), every notebook in smoke mode, a strict book build, and every page of
+#                  it checked in headless Chromium (check-html)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 MNIST  ?= ../shared/data/mnist
 NOSOL  ?= _build/nosolutions
 
-.PHONY: install book test unit backends notebooks notebooks-jax book-strict book-execute colab-cells bench bench-gan \
+.PHONY: install lint book test unit backends notebooks notebooks-jax book-strict book-execute colab-cells bench bench-gan \
         bench-backends clean check-html browser book-nosolutions assignments
 
 $(STAMP): pyproject.toml constraints.txt
@@ -24,8 +25,16 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) browser unit backends notebooks notebooks-jax book-strict check-html
+test: $(STAMP) lint browser unit backends notebooks notebooks-jax book-strict check-html
 
+# Code style, a few seconds: ruff format and ruff check over the library, tests, tools, benchmarks and every
+# notebook (pyproject.toml [tool.ruff]: 120 columns; notebooks/, book/ and assignments/ruff.toml: 88, the code
+# width of the rendered page).
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# tests/test_rendering.py (part of it) checks the stored outputs of every notebook as the book shows them.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests kgan_utils --doctest-modules
 

@@ -115,7 +115,11 @@ def test_makefile_targets():
     text = (ROOT / "Makefile").read_text()
     test_line = re.search(r"^test:(.*)$", text, flags=re.M).group(1).split()
     assert test_line.index("check-html") > test_line.index("book-strict")
-    for target in ("book:", "book-execute:", "check-html:", "book-nosolutions:", "assignments:"):
+    # lint first: it takes seconds and fails on what every later step would show on the page
+    assert [t for t in test_line if t not in ("$(STAMP)",)][0] == "lint", test_line
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", text, flags=re.M).group(1)
+    assert "ruff format --check ." in lint and "ruff check ." in lint, lint
+    for target in ("lint:", "book:", "book-execute:", "check-html:", "book-nosolutions:", "assignments:"):
         assert re.search(rf"^{target}", text, flags=re.M), target
     assert "chromium chromium-driver" in text
 
@@ -219,16 +223,28 @@ def test_appendix_is_stored_executed_and_lean():
 
 # ----------------------------------------------------------------------------- the course edition
 
-FENCE_OPEN = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?P<kind>exercise|solution)\}")
+FENCE_OPEN = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?P<kind>exercise|solution|solution-start)\}")
+GATE_END = re.compile(r"^(:{3,}|`{3,})\{solution-end\}")
 TOKEN_OK = re.compile(r"^[A-Za-z]+[,;:?!.]?$")
 
 
 def directive_blocks(text: str):
-    """(kind, body) of every {exercise} and {solution} directive of a MyST text."""
+    """(kind, body) of every {exercise} and {solution} directive of a MyST text.
+
+    A gated solution (``{solution-start}`` ... ``{solution-end}``, cells in between) is a solution whose body runs
+    to its end marker."""
     lines, i, blocks = text.split("\n"), 0, []
     while i < len(lines):
         m = FENCE_OPEN.match(lines[i].strip())
-        if m:
+        if m and m.group("kind") == "solution-start":
+            body = []
+            i += 1
+            while i < len(lines) and not GATE_END.match(lines[i].strip()):
+                if not re.match(r"^\s*(:\w[\w-]*:|:{3,}\s*$)", lines[i]):
+                    body.append(lines[i])
+                i += 1
+            blocks.append(("solution", "\n".join(body)))
+        elif m:
             fence, body = m.group("fence"), []
             i += 1
             while i < len(lines) and lines[i].strip() != fence:
@@ -358,3 +374,91 @@ def test_check_html_reports_broken_pages(tmp_path):
         "FAILED on 1 page(s): bad.html",
     ):
         assert words in proc.stdout + proc.stderr, (words, proc.stdout)
+
+
+@pytest.mark.skipif(not HAVE_BROWSER, reason="chromium/chromedriver not installed (make check-html installs them)")
+def test_check_html_reports_wide_content_a_late_title_and_test_markers(tmp_path):
+    """Pages shaped like the book's (an article of the content column's width) with what check_html must catch."""
+    pytest.importorskip("selenium")
+    sys.path.insert(0, str(ROOT / "tools"))
+    import check_html
+
+    head = "<html><head><title>{}</title><link rel='icon' href='data:,'></head><body><main>"
+    article = (
+        "<article class='bd-article' style='box-sizing: border-box; padding: 0 32px; "
+        f"width: {check_html.COLUMN_PX + 64}px'>"
+    )
+    (tmp_path / "index.html").write_text(
+        head.format("ok") + article + "<section><h1>Title</h1><p>Fits.</p>"
+        "<div class='cell_output'><pre style='overflow: auto'>" + "x" * 40 + "</pre></div>"
+        "</section></article></main></body></html>"
+    )
+    (tmp_path / "bad.html").write_text(
+        head.format("bad") + article + "<div class='cell'><details><summary>Show code cell source</summary>"
+        "<pre># NBVAL_CHECK_OUTPUT</pre></details></div><section><h1>Title</h1>"
+        "<div class='cell_output'><pre style='overflow: auto; font: 14px monospace'>" + "y" * 150 + "</pre></div>"
+        "<div style='overflow-x: auto'><table><tr><td style='white-space: nowrap'>" + "wide cell " * 30 + "</td>"
+        "</tr></table></div><p>The marker NBVAL_CHECK_OUTPUT in the text.</p></section></article></main></body></html>"
+    )
+    cmd = [sys.executable, str(ROOT / "tools" / "check_html.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "ok   index.html" in out and "FAIL bad.html" in out, out
+    for words in (
+        "output wider than its column: content",
+        "table wider than its column",
+        "the page does not open with its title",
+        "Show code cell source",
+        "NBVAL_CHECK_OUTPUT shown on the page",
+        f"widest: output {check_html.COLUMN_PX} px in a {check_html.COLUMN_PX}-px column",
+    ):
+        assert words in out, (words, out)
+
+
+# ----------------------------------------------------------------------------- tools/book_html.py
+
+
+def test_nbval_markers_are_removed_from_the_cell_sources_of_the_page():
+    import book_html
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    doc = new_document("<test>", get_default_settings(Parser))
+    marked = "# NBVAL_CHECK_OUTPUT\nprint(round(1 / 3, 4))"
+    cell_input = nodes.container(nb_element="cell_code_source", classes=["cell_input"])
+    cell_input += nodes.literal_block(marked, marked)
+    prose_block = nodes.literal_block(marked, marked)  # a code block of a markdown page: not a notebook cell
+    doc += [cell_input, prose_block]
+    assert book_html.strip_nbval_markers(doc) == 1
+    assert cell_input.astext() == "print(round(1 / 3, 4))"
+    assert prose_block.astext() == marked
+    # the notebooks keep the marker, so nbval still compares those cells
+    nb = nbformat.read(APPENDIX, as_version=4)
+    assert any(c.source.startswith("# NBVAL_CHECK_OUTPUT\n") for c in nb.cells if c.cell_type == "code")
+    assert book_html.strip_marker_lines("#  NBVAL_IGNORE_OUTPUT  \r\nx = 1\n") == "x = 1\n"
+
+
+def test_bibliography_lists_use_author_year_labels():
+    import book_html
+    from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
+
+    book_html.register_citation_style()
+    config = CONFIG["sphinx"]["config"]
+    assert config["bibtex_reference_style"] == "author_year"
+    assert config["bibtex_default_style"] == "kgan_author_year"
+    style = find_plugin("pybtex.style.formatting", config["bibtex_default_style"])()
+    entries = list(parse_file(str(ROOT / CONFIG["bibtex_bibfiles"][0])).entries.values())
+    sorted_entries = list(style.sort(entries))
+    labels = list(style.format_labels(sorted_entries))
+    assert len(labels) == len(set(labels)) == len(entries) >= 20
+    for label in labels:
+        assert re.fullmatch(r"[^\W\d][^,]*, (\d{4}[a-z]?|n\.d\.)", label), label  # "Author et al., 2012"
+    by_key = dict(zip((e.key for e in sorted_entries), labels))
+    assert by_key["gretton2012"] == "Gretton et al., 2012"  # was "GBR+12" with the alpha labels
+    assert by_key["rahimi2007"] == "Rahimi and Recht, 2007"
+    first_authors = [e.persons["author"][0].last_names[0] for e in sorted_entries if "author" in e.persons]
+    assert first_authors[0] <= first_authors[-1]  # sorted by author, as an author-year list is

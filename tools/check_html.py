@@ -6,14 +6,26 @@ Serves a built book (default ``_build/html``) on a free localhost port, opens ev
 * has an ``<img>`` that did not load (``naturalWidth == 0``),
 * has math that MathJax did not typeset (a ``.math`` element without rendered output, a TeX error, or
   TeX source such as ``\\(`` or ``$\\alpha$`` left in the visible text),
-* loads anything from outside localhost: the book must work offline (MathJax is served from ``_static``).
+* loads anything from outside localhost: the book must work offline (MathJax is served from ``_static``),
+* has an element wider than its column: a cell's output, a code block, a table or a display equation whose
+  content is wider than its box (``scrollWidth > clientWidth + 1``: it scrolls or is clipped), or that sticks out
+  of the content column or out of the box that scrolls it; an output image shown smaller than its natural size,
+* does not open with its title: the first visible element of the article must be its ``h1`` (not, say, a
+  "Show code cell source" button above it),
+* shows the test marker ``NBVAL_CHECK_OUTPUT`` (``tools/book_html.py`` removes it from the code cells).
+
+Every page's widest element is printed (kind, width, column width). The content column of a page at the default
+window (1280x900) is ``COLUMN_PX`` = 676 px; the check fails if the theme changes it, because
+``tests/test_rendering.py`` sizes figures by it (a stored figure is at most that wide, so it is never scaled).
 
 Every host but localhost is unreachable for the browser (``--host-resolver-rules``), so a page that needs the
 internet fails here even on a machine that has it.
 
 Usage::
 
-    python tools/check_html.py [BUILD_DIR] [--pages GLOB ...] [--screenshot PAGE=PNG] [--window W,H]
+    python tools/check_html.py [BUILD_DIR] [--pages GLOB ...] [--screenshot PAGE=PNG] [--window W,H] [--measure]
+
+``--measure`` only prints the width of the content column of every page (no checks).
 
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian: ``apt-get install chromium
 chromium-driver``; ``make check-html`` installs them) and the pip package ``selenium``.
@@ -40,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("KGAN_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("KGAN_CHROMEDRIVER", "/usr/bin/chromedriver")
 PAGE_TIMEOUT_S = 30
+WINDOW = "1280,900"  # a laptop screen; the content column is then COLUMN_PX wide
+COLUMN_PX = 676  # content column of a page at WINDOW (article width minus its padding), in CSS pixels
 
 # Runs in the page once it has loaded: waits for MathJax and for every image, then reports.
 INSPECT_JS = r"""
@@ -74,11 +88,68 @@ const done = arguments[arguments.length - 1];
   }
   const external = performance.getEntriesByType("resource").map(e => e.name)
       .filter(u => !u.startsWith(location.origin) && !u.startsWith("data:") && !u.startsWith("blob:"));
+
+  // ---- widths: every output, code block, table and display equation fits its column
+  const article = document.querySelector("article.bd-article") || document.querySelector("main article")
+                  || document.querySelector("main");
+  let column = null, wide = [], widest = null, scaled = [], firstEl = null, marker = [];
+  if (article) {
+    const cs = getComputedStyle(article);
+    column = article.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    const colRight = article.getBoundingClientRect().left + parseFloat(cs.paddingLeft) + column;
+    const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 &&
+                            getComputedStyle(el).visibility !== "hidden"; };
+    const kind = el => el.matches("mjx-container") ? "display equation" : el.matches("table") ? "table"
+        : el.closest(".cell_output") ? "output" : el.closest(".cell_input") ? "code cell" : "code block";
+    const describe = el => (el.textContent || "").replace(/[\u2061-\u2064]/g, "").trim()
+                                                .replace(/\s+/g, " ").slice(0, 60);
+    const scroller = el => { for (let p = el.parentElement; p && p !== article; p = p.parentElement) {
+        const o = getComputedStyle(p).overflowX; if (o === "auto" || o === "scroll" || o === "hidden") return p; }
+        return null; };
+    const sel = ".cell_output, .cell_output pre, .cell_output .output, pre, table, mjx-container[display='true']";
+    for (const el of article.querySelectorAll(sel)) {
+      if (!visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      const width = Math.max(el.scrollWidth, Math.round(r.width));
+      const info = {kind: kind(el), width, box: el.clientWidth, column, text: describe(el)};
+      if (!widest || width > widest.width) widest = info;
+      let why = null;
+      if (el.scrollWidth > el.clientWidth + 1) why = `content ${el.scrollWidth} px in a ${el.clientWidth}-px box`;
+      else if (r.right > colRight + 1) why = `${Math.round(r.width)} px wide, past the ${column}-px column`;
+      else { const p = scroller(el);
+             if (p && p.scrollWidth > p.clientWidth + 1)
+               why = `${p.scrollWidth} px in a ${p.clientWidth}-px scrolling box`; }
+      if (why) wide.push({...info, why, el});
+    }
+    // one report per overflow: the innermost element (a table rather than the output box around it)
+    wide = wide.filter(w => !wide.some(o => o !== w && w.el.contains(o.el))).map(({el, ...w}) => w);
+    for (const img of article.querySelectorAll(".cell_output img")) {
+      if (visible(img) && img.naturalWidth > img.clientWidth + 1)
+        scaled.push({src: img.getAttribute("src"), natural: img.naturalWidth, shown: img.clientWidth});
+    }
+    // the first visible element of the article, in reading order
+    const content = "h1, h2, h3, h4, p, pre, table, img, details, summary, button, ul, ol, dl, blockquote, " +
+                    "figure, .admonition, .cell, mjx-container";
+    const firsts = Array.from(article.querySelectorAll(content)).filter(visible);
+    if (firsts.length) {
+      const el = firsts[0];
+      const h1 = el.closest("h1") || (el.matches("h1") ? el : null);
+      firstEl = {tag: el.tagName.toLowerCase(), cls: el.className || "", text: describe(el), isTitle: !!h1};
+    }
+  }
+  // the nbval test marker, anywhere in the page's text
+  const textWalker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = textWalker.nextNode(); n; n = textWalker.nextNode()) {
+    if (n.parentElement && n.parentElement.closest("script, style, noscript, template")) continue;
+    if (n.textContent.includes("NBVAL_CHECK_OUTPUT")) marker.push(n.parentElement.closest("p, pre, li, div")
+        ?.textContent.trim().replace(/\s+/g, " ").slice(0, 80) || "");
+  }
   done({
     title: document.title,
     images: imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0})),
     mathjax, typeset: document.querySelectorAll("mjx-container").length,
     untypeset, texErrors, leftovers, external,
+    column, wide, widest, scaled, firstEl, marker, themed: !!document.querySelector("article.bd-article"),
   });
 })().catch(e => done({error: String(e)}));
 """
@@ -110,7 +181,7 @@ def serve(directory: Path):
 
 
 @contextlib.contextmanager
-def browser(window: str = "1280,900"):
+def browser(window: str = WINDOW):
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -152,7 +223,7 @@ def browser(window: str = "1280,900"):
 
 def pages_of(build: Path, patterns: list[str] | None) -> list[Path]:
     pages = sorted(
-        p for p in build.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(build).parts)
+        p for p in build.rglob("*.html") if not any(part.startswith(("_", ".")) for part in p.relative_to(build).parts)
     )
     if patterns:
         pages = [p for p in pages if any(p.relative_to(build).match(g) for g in patterns)]
@@ -192,7 +263,23 @@ def check_page(driver, url: str) -> tuple[dict, list[str]]:
         problems.append(f"TeX source in the text: {text!r}")
     for u in info["external"]:
         problems.append(f"loads a resource from outside the book: {u}")
+    for w in info.get("wide") or []:
+        problems.append(f"{w['kind']} wider than its column: {w['why']}: {w['text']!r}")
+    for img in info.get("scaled") or []:
+        problems.append(f"output image scaled down: {img['natural']} px shown at {img['shown']} px ({img['src'][:60]})")
+    first = info.get("firstEl")
+    # the pages of the book's theme (an article.bd-article), but the index and the search page
+    if first is not None and info.get("themed") and not first["isTitle"] and not SPECIAL_PAGE.search(url):
+        problems.append(
+            f"the page does not open with its title: first element <{first['tag']} class={first['cls']!r}> "
+            f"{first['text']!r}"
+        )
+    for text in info.get("marker") or []:
+        problems.append(f"NBVAL_CHECK_OUTPUT shown on the page: {text!r}")
     return info, problems
+
+
+SPECIAL_PAGE = re.compile(r"/(genindex|search|py-modindex)\.html$")
 
 
 def size_mb(path: Path) -> float:
@@ -210,7 +297,8 @@ def main(argv=None) -> int:
         metavar="PAGE=PNG",
         help="also save a screenshot of PAGE (relative path) to PNG",
     )
-    ap.add_argument("--window", default="1280,900", help="browser window size WIDTH,HEIGHT (default 1280,900)")
+    ap.add_argument("--window", default=WINDOW, help=f"browser window size WIDTH,HEIGHT (default {WINDOW})")
+    ap.add_argument("--measure", action="store_true", help="only print the content column width of every page")
     args = ap.parse_args(argv)
     build = Path(args.build).resolve()
     if not (build / "index.html").exists():
@@ -231,10 +319,23 @@ def main(argv=None) -> int:
                     failures[rel] = [f"redirect to a missing page: {target}"]
                 continue
             info, problems = check_page(driver, f"{base}/{rel}")
+            column = info.get("column")
+            if args.measure:
+                print(f"  {rel}: content column {column} px at window {args.window}")
+                continue
+            special = SPECIAL_PAGE.search("/" + rel)
+            themed = info.get("themed") and not special  # a page of the book's theme, not the index or search
+            if themed and args.window == WINDOW and abs(column - COLUMN_PX) > 1:
+                problems.append(
+                    f"content column {column} px at {WINDOW}, not {COLUMN_PX}: the theme changed; update COLUMN_PX "
+                    "here (tests/test_rendering.py sizes figures by it)"
+                )
             n_img += sum(i["ok"] for i in info.get("images", []))
             n_math += info.get("typeset", 0)
             status = "ok  " if not problems else "FAIL"
-            print(f"  {status} {rel}  ({len(info.get('images', []))} images, {info.get('typeset', 0)} math)")
+            w = info.get("widest")
+            widest = f"; widest: {w['kind']} {w['width']} px in a {w['column']}-px column" if w else ""
+            print(f"  {status} {rel}  ({len(info.get('images', []))} images, {info.get('typeset', 0)} math{widest})")
             if problems:
                 failures[rel] = problems
                 for p in problems:

@@ -31,6 +31,7 @@ def cell_source(url: str | None = None) -> str:
     return (
         "# On Colab: install kgan_utils from the book's repository (does nothing elsewhere).\n"
         "import sys\n"
+        "\n"  # as ruff formats it: the notebooks are ruff-formatted (make lint)
         'if "google.colab" in sys.modules:\n'
         f'    %pip install -q "kgan_utils @ git+{url}@main"'
     )
