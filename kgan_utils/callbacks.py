@@ -45,6 +45,7 @@ __all__ = [
     "TimeBudget",
     "TrainingDiverged",
     "image_grid",
+    "renamed_metric_keys",
     "save_gif",
     "save_png",
 ]
@@ -163,6 +164,32 @@ def _to_builtin(v):
     return v
 
 
+# Metric keys renamed since runs were first recorded: old name -> current name. Rows read from
+# older metrics.json / checkpoint histories are translated on load, so old runs resume and plot.
+RENAMED_METRIC_KEYS = {"coverage": "classes_covered"}
+
+
+def renamed_metric_keys(row) -> dict:
+    """A copy of one metrics row with keys of older runs renamed (``coverage`` -> ``classes_covered``).
+
+    Rows of runs recorded before the rename held the number of digit classes
+    covered under ``coverage``; the current name avoids a clash with the
+    k-NN coverage of Naeem et al. (chapter 07). Current keys are kept as they are.
+
+    Examples
+    --------
+    >>> renamed_metric_keys({"epoch": 1, "fid": 3.0, "coverage": 10})
+    {'epoch': 1, 'fid': 3.0, 'classes_covered': 10}
+    """
+    if not isinstance(row, dict):
+        raise ValueError(f"a metrics row must be a dict; got {type(row).__name__}.")  # noqa: TRY004
+    out = {}
+    for key, value in row.items():
+        new = RENAMED_METRIC_KEYS.get(key, key)
+        out[key if new in row else new] = value  # a row that has both keeps both
+    return out
+
+
 class GANCheckpoint(keras.callbacks.Callback):
     """Save the full training state and the metrics history after every epoch.
 
@@ -187,7 +214,7 @@ class GANCheckpoint(keras.callbacks.Callback):
     def __init__(self, directory, history=None):
         super().__init__()
         self.directory = Path(directory)
-        self.history = list(history or [])
+        self.history = [renamed_metric_keys(r) for r in (history or [])]  # old runs: "coverage" renamed
 
     @property
     def path(self) -> Path:

@@ -7,7 +7,7 @@
     python -m kgan_utils train --epochs 5 --out runs/gmmn --model gmmn --backend jax
     python -m kgan_utils train --epochs 5 --out runs/dp --backend jax --data-parallel   # all devices
     python -m kgan_utils sample --run runs/dcgan --n 10000 --out samples.npz
-    python -m kgan_utils evaluate --samples samples.npz                # FID, KID, coverage
+    python -m kgan_utils evaluate --samples samples.npz                # FID, KID, classes covered
 
 ``python -m kgan_utils`` and the ``kgan`` script run :func:`main`.
 
@@ -209,7 +209,9 @@ def build_parser():
         help="train on all visible devices (jax only; the batch size must be a multiple of their number)",
     )
     t.add_argument("--train-size", type=_positive_int, default=None, help="use only the first N training images")
-    t.add_argument("--metrics-every", type=_nonneg_int, default=1, help="FID/KID/coverage every K epochs (0: never)")
+    t.add_argument(
+        "--metrics-every", type=_nonneg_int, default=1, help="FID/KID/classes covered every K epochs (0: never)"
+    )
     t.add_argument(
         "--metrics-samples",
         type=_int_range(MIN_METRIC_SAMPLES, f"an integer >= {MIN_METRIC_SAMPLES}"),
@@ -233,7 +235,7 @@ def build_parser():
 
     e = sub.add_parser(
         "evaluate",
-        help="FID, KID and class coverage of samples against MNIST test images",
+        help="FID, KID and classes covered of samples against MNIST test images",
         description="Score an .npz of uint8 digits (array `x`) with the book's MNIST classifier.",
     )
     e.add_argument("--samples", required=True, help=".npz with an array `x` of uint8 [N, 28, 28], N >= 2")
@@ -975,7 +977,7 @@ def cmd_evaluate(args, parser):
     result = GanEvaluator(get_classifier(data), data.x_test, train_images=data.x_train)(x)
     result["n_samples"] = len(x)
     for k, v in result.items():
-        print(f"{k:12s} {v:.4f}" if isinstance(v, float) else f"{k:12s} {v}")
+        print(f"{k:15s} {v:.4f}" if isinstance(v, float) else f"{k:15s} {v}")
     if args.json:
         _atomic_write(Path(args.json), lambda tmp: Path(tmp).write_text(json.dumps(result, indent=1)))
     return 0
@@ -991,6 +993,32 @@ def _subparser(parser, name):
 def command_help(name="train") -> str:
     """The ``--help`` text of a subcommand (``train``, ``sample`` or ``evaluate``)."""
     return _subparser(build_parser(), name).format_help()
+
+
+def command_options(name="train") -> list:
+    """The options of a subcommand (``train``, ``sample`` or ``evaluate``) as table rows.
+
+    One dict per option with ``option`` (its flags, and its choices if any),
+    ``required`` (bool) and ``help`` (the ``--help`` text on one line); the
+    same information as :func:`command_help`, shaped for a DataFrame.
+
+    Examples
+    --------
+    >>> rows = command_options("evaluate")
+    >>> rows[0]["option"], rows[0]["required"]
+    ('--samples', True)
+    """
+    rows = []
+    for action in _subparser(build_parser(), name)._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        option = ", ".join(action.option_strings) or action.dest
+        if action.choices:
+            option += " {" + ",".join(str(c) for c in action.choices) + "}"
+        rows.append(
+            {"option": option, "required": bool(action.required), "help": " ".join((action.help or "").split())}
+        )
+    return rows
 
 
 def _out_of_memory(exc) -> bool:

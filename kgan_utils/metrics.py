@@ -12,7 +12,7 @@ and caches on disk. Numbers are therefore comparable **within this book**
   ``features`` and class probabilities that the metrics here take.
 * :func:`frechet_distance` -- FID (Heusel et al. 2017).
 * :func:`kernel_inception_distance` -- KID (Bińkowski et al. 2018).
-* :func:`class_histogram`, :func:`class_coverage`, :func:`kl_to_uniform`,
+* :func:`class_histogram`, :func:`classes_covered`, :func:`kl_to_uniform`,
   :func:`mean_confidence` -- does the generator produce every digit, equally
   often, recognisably?
 * :func:`nearest_training_neighbours` -- memorisation check in pixel space.
@@ -39,8 +39,8 @@ from kgan_utils.mmd import _callable_kernel, _mmd2
 __all__ = [
     "KID",
     "GanEvaluator",
-    "class_coverage",
     "class_histogram",
+    "classes_covered",
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_from_statistics",
@@ -199,6 +199,13 @@ def kernel_inception_distance(features_a, features_b, n_subsets=100, subset_size
     Unlike FID, the estimate is unbiased (its mean does not depend on the
     sample size) and may be slightly negative when the two sets match.
 
+    The cubic kernel is not characteristic: its population MMD² is
+    :math:`\tfrac{3}{d}\lVert\Delta M_1\rVert^2 + \tfrac{3}{d^2}\lVert\Delta M_2\rVert^2
+    + \tfrac{1}{d^3}\lVert\Delta M_3\rVert^2`, with :math:`M_p` the p-th moment tensor of the
+    features, so feature sets with equal moments up to order 3 have KID 0 in
+    expectation. Nothing is normalised: scaling all features by c scales the
+    three terms by c², c⁴ and c⁶ (chapter 07).
+
     Parameters
     ----------
     features_a, features_b : arrays [n, d] and [m, d]
@@ -274,8 +281,8 @@ def class_histogram(labels, n_classes=10) -> np.ndarray:
     return np.bincount(_labels(labels, n_classes), minlength=n_classes).astype(np.int64)
 
 
-def class_coverage(labels, n_classes=10, min_share=0.1) -> int:
-    r"""Number of classes the samples cover.
+def classes_covered(labels, n_classes=10, min_share=0.1) -> int:
+    r"""Number of classes the samples cover ("classes covered").
 
     A class counts as covered when it receives at least ``min_share`` of its
     fair share, i.e. :math:`\text{count}_c \ge \text{min\_share}\cdot n/K`: a
@@ -283,9 +290,9 @@ def class_coverage(labels, n_classes=10, min_share=0.1) -> int:
 
     Examples
     --------
-    >>> class_coverage([0] * 50 + [1] * 45 + [2] * 5, n_classes=3)   # fair share 33.3: 5 >= 3.3
+    >>> classes_covered([0] * 50 + [1] * 45 + [2] * 5, n_classes=3)   # fair share 33.3: 5 >= 3.3
     3
-    >>> class_coverage([0] * 99 + [1], n_classes=10, min_share=0.5)
+    >>> classes_covered([0] * 99 + [1], n_classes=10, min_share=0.5)
     1
     """
     if isinstance(min_share, (str, bytes, bool, complex)) or not isinstance(min_share, (int, float, np.number)):
@@ -394,7 +401,7 @@ class GanEvaluator:
     kid_subsets, kid_subset_size, seed : KID set-up
 
     Calling the evaluator on generated images returns a dict with ``fid``,
-    ``kid`` and ``kid_std``, ``coverage`` (classes covered out of 10),
+    ``kid`` and ``kid_std``, ``classes_covered`` (out of 10),
     ``kl_uniform``, ``confidence`` and, with ``train_images``, ``nn_dist``
     (median distance of a sample to its nearest training image) and
     ``nn_dist_real`` (the same for the reference images, the baseline).
@@ -423,7 +430,7 @@ class GanEvaluator:
             "fid": frechet_distance_from_statistics(*self.real_statistics, *feature_statistics(f)),
             "kid": kid.mean,
             "kid_std": kid.std,
-            "coverage": class_coverage(p),
+            "classes_covered": classes_covered(p),
             "kl_uniform": kl_to_uniform(hist),
             "confidence": mean_confidence(p),
         }

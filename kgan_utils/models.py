@@ -10,10 +10,12 @@ Two families:
   same number of inputs and no checkerboard comes from uneven overlap) to
   14x14 and 28x28; the discriminator mirrors it with two stride-2 convolutions.
   With the default ``width=32`` one generator pass costs 1.9 million
-  multiply-adds, 27 times fewer than the tutorial's 51.7 million. In short
-  runs on two CPU cores, width 32 with batch 64 trained about 6 times as many
-  images per second as the tutorial (with the tutorial's own train step), and
-  reached a lower FID within the same minutes than widths 48, 64 and 128.
+  multiply-adds, 27 times fewer than the tutorial's 51.7 million. In the
+  recorded run of ``benchmarks/bench_gan.py`` on two CPU cores
+  (``benchmarks/results/bench_gan-2cpu.txt``), width 32 with batch 64 trained
+  5.6 times as many images per second as the tutorial (with the tutorial's own
+  train step) and reached a much lower FID in the same 15 minutes. Other widths
+  were not compared at equal time (chapter 05, exercise ex-05-width).
 * :func:`build_tutorial_generator` / :func:`build_tutorial_discriminator` --
   the architecture of the TensorFlow DCGAN tutorial (a reference point for the
   benchmark): its generator spends most of its time in a 5x5 transposed
@@ -97,12 +99,13 @@ def build_generator(latent_dim=DEFAULT_LATENT_DIM, width=32, kernel_size=4, name
     width = positive_int(width, "width")
     kernel_size = positive_int(kernel_size, "kernel_size")
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(7 * 7 * 2 * width, use_bias=False)(z)
-    h = layers.LeakyReLU(0.2)(layers.BatchNormalization()(h))
-    h = layers.Reshape((7, 7, 2 * width))(h)
-    h = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False)(h)
-    h = layers.LeakyReLU(0.2)(layers.BatchNormalization()(h))
-    h = layers.Conv2DTranspose(1, kernel_size, strides=2, padding="same")(h)
+    # Named layers: summaries read "project", "up_14x14", ... instead of Keras's counters (dense_4, ...).
+    h = layers.Dense(7 * 7 * 2 * width, use_bias=False, name="project")(z)
+    h = layers.LeakyReLU(0.2, name="project_lrelu")(layers.BatchNormalization(name="project_bn")(h))
+    h = layers.Reshape((7, 7, 2 * width), name="to_7x7")(h)
+    h = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False, name="up_14x14")(h)
+    h = layers.LeakyReLU(0.2, name="up_14x14_lrelu")(layers.BatchNormalization(name="up_14x14_bn")(h))
+    h = layers.Conv2DTranspose(1, kernel_size, strides=2, padding="same", name="up_28x28")(h)
     x = layers.Activation("tanh", dtype="float32", name="image")(h)
     return keras.Model(z, x, name=name)
 
@@ -135,12 +138,12 @@ def build_discriminator(width=32, kernel_size=4, dropout=0.0, name="discriminato
     dropout = _dropout(dropout)
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = x
-    for channels in (width // 2, width):
-        h = layers.Conv2D(channels, kernel_size, strides=2, padding="same")(h)
-        h = layers.LeakyReLU(0.2)(h)
+    for channels, size in ((width // 2, 14), (width, 7)):
+        h = layers.Conv2D(channels, kernel_size, strides=2, padding="same", name=f"down_{size}x{size}")(h)
+        h = layers.LeakyReLU(0.2, name=f"down_{size}x{size}_lrelu")(h)
         if dropout:
-            h = layers.Dropout(dropout)(h)
-    logit = layers.Dense(1, dtype="float32", name="logit")(layers.Flatten()(h))
+            h = layers.Dropout(dropout, name=f"down_{size}x{size}_dropout")(h)
+    logit = layers.Dense(1, dtype="float32", name="logit")(layers.Flatten(name="flatten")(h))
     return keras.Model(x, logit, name=name)
 
 

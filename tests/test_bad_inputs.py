@@ -42,7 +42,7 @@ FUNCTIONS = {
         {"features_a": F, "features_b": F + 1, "n_subsets": 2, "subset_size": 4, "seed": 0},
     ),
     "class_histogram": (metrics.class_histogram, {"labels": PROB}),
-    "class_coverage": (metrics.class_coverage, {"labels": [0, 1, 2, 2]}),
+    "classes_covered": (metrics.classes_covered, {"labels": [0, 1, 2, 2]}),
     "kl_to_uniform": (metrics.kl_to_uniform, {"histogram": [1.0, 2.0, 3.0]}),
     "mean_confidence": (metrics.mean_confidence, {"probabilities": PROB}),
     "nearest_training_neighbours": (metrics.nearest_training_neighbours, {"samples": IMG[:2], "train_images": IMG}),

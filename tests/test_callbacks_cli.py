@@ -175,7 +175,7 @@ def test_cli_trains_resumes_and_samples(smoke_env, monkeypatch, capsys):
     assert "resuming runs/tiny after epoch 1 (optimizer step 2)" in capsys.readouterr().out
     rows = json.loads((run / "metrics.json").read_text())
     assert [row["epoch"] for row in rows] == [1, 2]
-    assert {"fid", "kid", "coverage"} <= set(rows[0]) and "fid" not in rows[1]  # epoch 2 not evaluated
+    assert {"fid", "kid", "classes_covered"} <= set(rows[0]) and "fid" not in rows[1]  # epoch 2 not evaluated
     assert (run / "samples" / "progress.gif").is_file()
     assert cli.main(["train", "--epochs", "2", "--resume", "--out", "runs/tiny"]) == 0
     assert "nothing to do" in capsys.readouterr().out
@@ -465,8 +465,35 @@ def test_plotting_draws_from_metric_rows():
     axes = plotting.plot_metrics(rows + [{"epoch": 4, "d_loss": 1.0}], keys=("fid", "kid"))
     assert len(axes) == 2 and axes[0].get_yscale() == "log"
     np.testing.assert_allclose(axes[0].lines[0].get_xdata(), [1, 2, 3])  # the row without "fid" is skipped
+    # rows of runs recorded before "coverage" became "classes_covered" are still plotted
+    old_rows = [{"epoch": e, "coverage": c} for e, c in ((1, 8), (2, 10))]
+    (ax,) = plotting.plot_metrics(old_rows, keys=("classes_covered",))
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [8, 10])
     grid = plotting.show_neighbours(
         np.zeros((2, 28, 28), np.uint8), np.zeros((2, 3, 28, 28), np.uint8), np.ones((2, 3)), title="t"
     )
     assert grid.shape == (2, 4) and grid[0, 1].get_title() == "1.00"
     plt.close("all")
+
+
+def test_old_metric_keys_are_renamed_on_load():
+    """A history recorded before the rename ("coverage") resumes under the current key, never both."""
+    old = {"epoch": 1, "fid": 3.0, "coverage": 9}
+    assert cb.renamed_metric_keys(old) == {"epoch": 1, "fid": 3.0, "classes_covered": 9}
+    assert cb.renamed_metric_keys({"epoch": 2, "classes_covered": 10}) == {"epoch": 2, "classes_covered": 10}
+    assert cb.GANCheckpoint("unused", [old]).history == [{"epoch": 1, "fid": 3.0, "classes_covered": 9}]
+    with pytest.raises(ValueError, match="dict"):
+        cb.renamed_metric_keys([("coverage", 9)])
+
+
+def test_command_options_lists_what_the_help_text_lists():
+    """The table rows of `command_options` name every flag of `command_help`, and nothing else."""
+    for name in ("train", "sample", "evaluate"):
+        rows = cli.command_options(name)
+        text = cli.command_help(name)
+        flags = {f for r in rows for f in r["option"].split(" {")[0].split(", ")}
+        assert flags == set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) - {"--help"}
+        assert all(r["help"] == " ".join(r["help"].split()) for r in rows)  # one line each
+    train = {r["option"].split(" {")[0]: r for r in cli.command_options("train")}
+    assert train["--epochs"]["required"] and not train["--resume"]["required"]
+    assert train["--model"]["option"].startswith("--model {") and "dcgan" in train["--model"]["option"]

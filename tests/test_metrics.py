@@ -102,13 +102,13 @@ def test_kid_validates(rng):
 # ----------------------------------------------------------------------------- classes
 
 
-def test_class_histogram_coverage_and_kl_on_hand_made_labels():
+def test_class_histogram_classes_covered_and_kl_on_hand_made_labels():
     labels = np.array([0] * 40 + [1] * 30 + [2] * 20 + [3] * 9 + [4] * 1)
     assert M.class_histogram(labels, n_classes=5).tolist() == [40, 30, 20, 9, 1]
     # Fair share 20: with min_share 0.1 a class needs >= 2 samples; class 4 has 1.
-    assert M.class_coverage(labels, n_classes=5) == 4
-    assert M.class_coverage(labels, n_classes=5, min_share=0.0) == 5
-    assert M.class_coverage(labels, n_classes=10) == 5  # fair share 10: one sample suffices; classes 5..9 empty
+    assert M.classes_covered(labels, n_classes=5) == 4
+    assert M.classes_covered(labels, n_classes=5, min_share=0.0) == 5
+    assert M.classes_covered(labels, n_classes=10) == 5  # fair share 10: one sample suffices; classes 5..9 empty
     p = np.array([40, 30, 20, 9, 1]) / 100
     assert M.kl_to_uniform([40, 30, 20, 9, 1]) == pytest.approx(scipy.stats.entropy(p, np.full(5, 0.2)), rel=1e-12)
     assert M.kl_to_uniform([3, 3, 3]) == 0.0
@@ -126,7 +126,7 @@ def test_class_functions_accept_probabilities_and_validate():
     with pytest.raises(ValueError, match="histogram"):
         M.kl_to_uniform([0, 0])
     with pytest.raises(ValueError, match="min_share"):
-        M.class_coverage([0, 1], min_share=2)
+        M.classes_covered([0, 1], min_share=2)
 
 
 # ----------------------------------------------------------------------------- memorisation
@@ -187,9 +187,9 @@ def test_classifier_trains_caches_and_scores(tiny_data, tmp_path, monkeypatch):
     ev = M.GanEvaluator(clf, tiny_data.x_test, train_images=tiny_data.x_train, kid_subsets=5, kid_subset_size=100)
     same = ev(tiny_data.x_test)
     assert same["fid"] == pytest.approx(0.0, abs=1e-6)
-    assert same["coverage"] >= 8 and same["nn_dist"] == pytest.approx(same["nn_dist_real"])
+    assert same["classes_covered"] >= 8 and same["nn_dist"] == pytest.approx(same["nn_dist_real"])
     blank = ev(np.zeros((300, 28, 28), np.uint8))
-    assert blank["fid"] > 1.0 and blank["coverage"] == 1 and blank["kl_uniform"] == pytest.approx(math.log(10))
+    assert blank["fid"] > 1.0 and blank["classes_covered"] == 1 and blank["kl_uniform"] == pytest.approx(math.log(10))
 
 
 def test_classifier_validates(tiny_data):
