@@ -83,6 +83,9 @@ RUN_KEYS = (
     "precision",
     "train_size",
 )
+# Settings added later: a config.json without them (an older run) takes these defaults.
+OPTIONAL_RUN_KEYS = {"kernel": None, "ema": None}
+KERNELS = ("gaussian", "distance")  # kgan_utils.kernel_gans.KERNELS (that module imports Keras)
 DEFAULT_STEPS_PER_EXECUTION = 16  # where the backend supports it (not PyTorch: there 1)
 MIN_METRIC_SAMPLES = 2  # FID needs a covariance, KID subsets of at least 2
 SEED_MAX = 2**32 - 1  # keras.utils.set_random_seed (NumPy's legacy seeding) takes 0 .. 2**32 - 1
@@ -129,6 +132,13 @@ def _positive_float(text):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not 0 < v < float("inf"):  # also refuses NaN
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return v
+
+
+def _decay(text):
+    v = _unit_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a decay in (0, 1), e.g. 0.999, got {text}")
     return v
 
 
@@ -187,7 +197,24 @@ def build_parser():
     )
     t.add_argument("--learning-rate", "--lr", type=_positive_float, default=None, dest="learning_rate")
     t.add_argument("--beta-1", type=_unit_float, default=None, dest="beta_1", help="Adam's beta_1")
-    t.add_argument("--loss", default=None, help="non_saturating, minimax, hinge or wasserstein")
+    t.add_argument(
+        "--loss",
+        default=None,
+        help="non_saturating, minimax or hinge (the Wasserstein loss needs a constrained critic: --model wgan_gp)",
+    )
+    t.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        default=None,
+        help="kernel of gmmn/mmdgan: gaussian (default) or distance (energy distance, no bandwidth)",
+    )
+    t.add_argument(
+        "--ema",
+        type=_decay,
+        default=None,
+        metavar="DECAY",
+        help="sample from a moving average of the generator's weights, e.g. 0.999",
+    )
     t.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -434,8 +461,13 @@ def gan_from_config(config):
     gives the same initial weights; compiles with the config's ``jit_compile``
     and ``steps_per_execution``, for every model.
     """
+    options = {}
+    if "kernel" in registry.get_spec(config["model"]).options and config.get("kernel") is not None:
+        options["kernel"] = config["kernel"]
     return registry.build_gan(
         config["model"],
+        ema=config.get("ema"),
+        **options,
         latent_dim=config["latent_dim"],
         width=config["width"],
         learning_rate=config["learning_rate"],
@@ -470,6 +502,8 @@ _CONFIG_CHECKS = {
     "train_size": (lambda v: _is_int(v, 1), "a positive integer"),
     "jit_compile": (lambda v: v in JIT_COMPILE, f"one of {', '.join(JIT_COMPILE)}"),
     "steps_per_execution": (lambda v: _is_int(v, 1), "a positive integer"),
+    "kernel": (lambda v: v is None or v in KERNELS, f"null or one of {', '.join(KERNELS)}"),
+    "ema": (lambda v: v is None or _is_number(v, 0, 1), "null or a number in (0, 1)"),
 }
 
 
@@ -517,7 +551,7 @@ def _restore(gan, folder, option):
 def _new_config(args, data):
     from kgan_utils.losses import LOSS_KINDS
 
-    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in (*RUN_KEYS, *OPTIONAL_RUN_KEYS) if getattr(args, k, None) is not None}
     if "precision" in given:
         given["precision"] = registry.resolve_precision(given["precision"])
     model = given.get("model", "dcgan")
@@ -528,8 +562,17 @@ def _new_config(args, data):
     if spec.loss == "mmd":  # a kernel GAN (gmmn, mmdgan) has no adversarial loss to choose
         if loss != "mmd":
             raise CliError(f"--loss: the {model} model trains with the MMD; leave --loss unset.")
+    elif spec.loss == "wasserstein" and loss != "wasserstein":
+        raise CliError(f"--loss: the {model} model trains with the Wasserstein loss; leave --loss unset.")
+    elif loss == "wasserstein" and spec.loss != "wasserstein":
+        raise CliError(
+            f"--loss wasserstein: the {model} model puts no Lipschitz constraint on its critic, and without one the "
+            "Wasserstein loss is unbounded and training diverges; use --model wgan_gp (WGAN-GP, gradient penalty)."
+        )
     elif loss not in LOSS_KINDS:
         raise CliError(f"--loss: must be one of {', '.join(LOSS_KINDS)}; got {loss!r}.")
+    if "kernel" in given and "kernel" not in spec.options:
+        raise CliError(f"--kernel: the {model} model has no kernel to choose (gmmn and mmdgan have).")
     n_train = len(data.x_train)
     train_size = given.get("train_size", n_train)
     if train_size > n_train:
@@ -546,6 +589,8 @@ def _new_config(args, data):
         "learning_rate": given.get("learning_rate", spec.learning_rate),
         "beta_1": given.get("beta_1", spec.beta_1),
         "loss": loss,
+        "kernel": given.get("kernel", spec.options.get("kernel")),
+        "ema": given.get("ema"),
         "precision": given.get("precision", registry.resolve_precision("auto")),
         "train_size": train_size,
         "epochs": args.epochs,
@@ -562,9 +607,11 @@ def _read_run_config(folder, option):
 
 
 def _resume_config(args, data, config):
-    given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in (*RUN_KEYS, *OPTIONAL_RUN_KEYS) if getattr(args, k, None) is not None}
     if "precision" in given:
         given["precision"] = registry.resolve_precision(given["precision"])
+    for key, default in OPTIONAL_RUN_KEYS.items():  # a run written before these settings existed
+        config.setdefault(key, default)
     clash = {k: (v, config.get(k)) for k, v in given.items() if config.get(k) != v}
     if clash:
         raise CliError(

@@ -35,6 +35,7 @@ from kgan_utils.classifier import _images01
 from kgan_utils.distances import _nearest_neighbours
 from kgan_utils.kernels import _polynomial
 from kgan_utils.mmd import _callable_kernel, _mmd2
+from kgan_utils.transport import _check_squares, _gaussian_w2
 
 __all__ = [
     "KID",
@@ -66,29 +67,17 @@ def _features(f, name):
     return f
 
 
-def _check_squares(a, name):
-    """Refuse values whose sums of squares (covariances, traces) would overflow float64."""
-    limit = np.sqrt(np.finfo(np.float64).max / (8.0 * max(a.size, 1)))
-    if a.size and np.abs(a).max() > limit:
-        raise ValueError(
-            f"`{name}` has values up to {np.abs(a).max():.3g}: their squares overflow float64 "
-            f"(|values| must stay below {limit:.3g} here). Rescale them."
-        )
-
-
 def feature_statistics(features):
     """Mean [d] and covariance [d, d] (unbiased, float64) of a feature matrix [n, d]."""
     f = _features(features, "features")
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 
-def _sqrtm_psd(s):
-    w, v = np.linalg.eigh((s + s.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
-
-
 def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2) -> float:
     r"""Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); see :func:`frechet_distance`.
+
+    It is the squared 2-Wasserstein distance between the two Gaussians, computed by
+    :func:`kgan_utils.transport.gaussian_w2`.
 
     .. math::
 
@@ -122,14 +111,9 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def _frechet(mu1, sigma1, mu2, sigma2) -> float:
-    """:func:`frechet_distance_from_statistics` on checked float64 arrays (no validation)."""
-    # S1 S2 is similar to the symmetric PSD matrix R S2 R with R = S1^(1/2): same eigenvalues, so
-    # tr (S1 S2)^(1/2) = sum of sqrt(eigenvalues of R S2 R), with no complex round-off as in sqrtm.
-    r = _sqrtm_psd(sigma1)
-    eig = np.linalg.eigvalsh(r @ sigma2 @ r)
-    tr_covmean = np.sqrt(np.clip(eig, 0.0, None)).sum()
-    fid = float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
-    return max(fid, 0.0)
+    """:func:`frechet_distance_from_statistics` on checked float64 arrays: the squared 2-Wasserstein distance
+    between the two Gaussians, computed by :func:`kgan_utils.transport.gaussian_w2` (one implementation)."""
+    return _gaussian_w2(mu1, sigma1, mu2, sigma2)
 
 
 def frechet_distance(features_a, features_b) -> float:

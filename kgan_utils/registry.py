@@ -54,8 +54,9 @@ __all__ = [
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 """Values of ``precision`` (a Keras dtype policy, or ``"auto"``: see :func:`resolve_precision`)."""
 
-COMMON_SETTINGS = ("latent_dim", "width", "learning_rate", "beta_1", "loss", "seed")
-"""Settings every model takes (``seed`` defaults to 0, the others to the spec's fields)."""
+COMMON_SETTINGS = ("latent_dim", "width", "learning_rate", "beta_1", "loss", "seed", "ema")
+"""Settings every model takes (``seed`` defaults to 0, ``ema`` (the generator's moving average, see
+:class:`kgan_utils.gan.GAN`) to None, the others to the spec's fields)."""
 
 _JIT = ("auto", True, False)
 
@@ -152,6 +153,7 @@ def model_settings(name: str, **overrides) -> dict:
         "beta_1": spec.beta_1,
         "loss": spec.loss,
         "seed": 0,
+        "ema": None,
         **spec.options,
     }
     unknown = sorted(set(overrides) - set(settings))
@@ -294,6 +296,7 @@ def _adversarial_model(generator, discriminator, settings):
         loss=settings["loss"],
         d_steps=settings["d_steps"],
         seed=settings["seed"],
+        ema=settings["ema"],
     )
 
 
@@ -322,6 +325,7 @@ def _gmmn_model(generator, discriminator, settings):
         estimator=settings["estimator"],
         seed=settings["seed"],
         kernel=settings["kernel"],
+        ema=settings["ema"],
     )
 
 
@@ -344,6 +348,7 @@ def _mmdgan_model(generator, critic, settings):
         d_steps=settings["d_steps"],
         seed=settings["seed"],
         kernel=settings["kernel"],
+        ema=settings["ema"],
     )
 
 
@@ -357,6 +362,7 @@ def _wgan_gp_model(generator, critic, settings):
         gradient_penalty=settings["gradient_penalty"],
         d_steps=settings["d_steps"],
         seed=settings["seed"],
+        ema=settings["ema"],
     )
 
 

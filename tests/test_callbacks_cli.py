@@ -497,3 +497,23 @@ def test_command_options_lists_what_the_help_text_lists():
     train = {r["option"].split(" {")[0]: r for r in cli.command_options("train")}
     assert train["--epochs"]["required"] and not train["--resume"]["required"]
     assert train["--model"]["option"].startswith("--model {") and "dcgan" in train["--model"]["option"]
+
+
+def test_cli_records_kernel_and_ema_and_resumes_an_older_config(smoke_env):
+    common = ["--train-size", "128", "--batch-size", "64", "--width", "4", "--latent-dim", "8"]
+    common += ["--metrics-every", "0", "--verbose", "0"]
+    argv = ["train", "--epochs", "1", "--out", "g", "--model", "gmmn", "--kernel", "distance", "--ema", "0.9"]
+    assert cli.main(argv + common) == 0
+    config = json.loads((smoke_env / "g" / "config.json").read_text())
+    assert config["kernel"] == "distance" and config["ema"] == 0.9
+    gan = cli.gan_from_config(config)
+    assert gan.kernel == "distance" and gan.ema == 0.9
+    ckpt.restore_checkpoint(gan, smoke_env / "g")
+    assert not np.allclose(np.array(gan.ema_weights[0]), np.array(gan.generator.weights[0]))  # the average moved
+    # a run written before --kernel and --ema existed: its config.json lacks them, and it still resumes
+    assert cli.main(["train", "--epochs", "1", "--out", "d", *common]) == 0
+    path = smoke_env / "d" / "config.json"
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("kernel", "ema")}
+    path.write_text(json.dumps(old))
+    assert cli.main(["train", "--epochs", "2", "--resume", "--out", "d", "--verbose", "0", "--metrics-every", "0"]) == 0
+    assert ckpt.read_checkpoint_epoch(smoke_env / "d") == 2

@@ -344,6 +344,21 @@ CASES = [
     ("batch_size_negative", _argv("train", "--epochs", "1", "--out", "o", "--batch-size", "-64"), "positive integer"),
     ("epochs_not_a_number", _argv("train", "--epochs", "1e3", "--out", "o"), "positive integer, got '1e3'"),
     ("lr_nan", _argv("train", "--epochs", "1", "--out", "o", "--lr", "nan"), "positive number"),
+    # the Wasserstein loss without a constrained critic, a kernel for a model without one, a decay outside (0, 1)
+    ("loss_wasserstein_dcgan", _argv("train", "--epochs", "1", "--out", "o", "--loss", "wasserstein"), "wgan_gp"),
+    (
+        "loss_hinge_wgan_gp",
+        _argv("train", "--epochs", "1", "--out", "o", "--model", "wgan_gp", "--loss", "hinge"),
+        "leave --loss unset",
+    ),
+    ("kernel_for_dcgan", _argv("train", "--epochs", "1", "--out", "o", "--kernel", "distance"), "no kernel to choose"),
+    (
+        "kernel_unknown",
+        _argv("train", "--epochs", "1", "--out", "o", "--model", "gmmn", "--kernel", "laplace"),
+        "invalid choice",
+    ),
+    ("ema_one", _argv("train", "--epochs", "1", "--out", "o", "--ema", "1"), "[0, 1)"),
+    ("ema_zero", _argv("train", "--epochs", "1", "--out", "o", "--ema", "0"), "decay in (0, 1)"),
     # train --resume and sample: damaged run folders, a config and a checkpoint of different models
     *[(f"resume_{name}", _resume_damaged(name), msg or "no config.json") for name, (_, msg) in DAMAGED_RUNS.items()],
     *[
