@@ -1,6 +1,7 @@
-"""Train a small DCGAN for one epoch with data parallelism over N of the visible (JAX) devices; save its weights.
+"""Train a small DCGAN with data parallelism over N of the visible (JAX) devices; save its weights.
 
-``XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python tests/data_parallel_step.py N OUT``
+``XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax python tests/data_parallel_step.py 1,2 OUT``
+trains once per device count, one after the other in this process (one start-up for both), into OUT_1.npz, OUT_2.npz.
 """
 
 import sys
@@ -25,4 +26,5 @@ def main(n_devices, path):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    for n in sys.argv[1].split(","):
+        main(int(n), f"{sys.argv[2]}_{n}.npz")

@@ -239,17 +239,16 @@ def test_two_devices_and_one_device_give_the_same_weights(tmp_path):
     """
     env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count=2 {FAST_XLA}"}
     out = {}
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "data_parallel_step.py"), "1,2", str(tmp_path / "dp")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
     for n in (1, 2):
-        path = tmp_path / f"dp{n}.npz"
-        proc = subprocess.run(
-            [sys.executable, str(HERE / "data_parallel_step.py"), str(n), str(path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        with np.load(path) as f:
+        with np.load(tmp_path / f"dp_{n}.npz") as f:
             out[n] = dict(f)
     assert len(out[1]["devices"]) == 1 and len(out[2]["devices"]) == 2
     keys = [k for k in out[1] if k != "devices"]

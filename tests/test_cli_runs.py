@@ -155,24 +155,26 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, capsys, monkey
     assert cli.main(["train", "--epochs", epochs, "--out", "full", *TINY]) == 0
 
     # ... and a run killed during epoch 1 starts again: `train` with the new settings, `train --resume` with its own.
-    assert sorted(p.name for p in early.iterdir()) == ["config.json", "train.lock"]
-    shutil.copytree(early, tmp_path / "again")
-    assert cli.main(["train", "--epochs", "1", "--out", "again", *TINY, "--width", "2"]) == 0
-    assert (
-        "holds a run that stopped before its first epoch ended (no checkpoint.npz); starting it over"
-        in capsys.readouterr().out
-    )
-    assert json.loads((tmp_path / "again" / "config.json").read_text())["width"] == 2
-    assert (
-        cli.main(["train", "--epochs", "1", "--out", "early", "--resume", "--metrics-every", "0", "--verbose", "0"])
-        == 0
-    )
-    assert (
-        "it has no checkpoint yet (it stopped before its first epoch ended); training from epoch 1 with the "
-        "settings of its config.json" in capsys.readouterr().out
-    )
-    assert json.loads((early / "config.json").read_text())["width"] == 4
-    assert read_checkpoint_epoch(early) == read_checkpoint_epoch(tmp_path / "again") == 1
+    # That is run-folder logic, the same on every backend: checked once, on TensorFlow (make backends saves ~10 s).
+    if keras.backend.backend() == "tensorflow":
+        assert sorted(p.name for p in early.iterdir()) == ["config.json", "train.lock"]
+        shutil.copytree(early, tmp_path / "again")
+        assert cli.main(["train", "--epochs", "1", "--out", "again", *TINY, "--width", "2"]) == 0
+        assert (
+            "holds a run that stopped before its first epoch ended (no checkpoint.npz); starting it over"
+            in capsys.readouterr().out
+        )
+        assert json.loads((tmp_path / "again" / "config.json").read_text())["width"] == 2
+        assert (
+            cli.main(["train", "--epochs", "1", "--out", "early", "--resume", "--metrics-every", "0", "--verbose", "0"])
+            == 0
+        )
+        assert (
+            "it has no checkpoint yet (it stopped before its first epoch ended); training from epoch 1 with the "
+            "settings of its config.json" in capsys.readouterr().out
+        )
+        assert json.loads((early / "config.json").read_text())["width"] == 4
+        assert read_checkpoint_epoch(early) == read_checkpoint_epoch(tmp_path / "again") == 1
 
     out, _ = finish(resume)
     assert f"resuming {run} after epoch {done} " in out, out
