@@ -35,7 +35,7 @@ from kgan_utils.classifier import _images01
 from kgan_utils.distances import _nearest_neighbours
 from kgan_utils.kernels import _polynomial
 from kgan_utils.mmd import _callable_kernel, _mmd2
-from kgan_utils.transport import _check_squares, _gaussian_w2
+from kgan_utils.transport import _check_squares, _checked_statistics, _gaussian_w2
 
 __all__ = [
     "KID",
@@ -99,15 +99,7 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2) -> float:
     >>> frechet_distance_from_statistics([0.0, 0.0], np.eye(2), [3.0, 4.0], 4 * np.eye(2))   # 25 + 2 (1 - 2)^2
     27.0
     """
-    mu1, mu2 = host_float64(mu1, "mu1", ndim=1), host_float64(mu2, "mu2", ndim=1)
-    sigma1, sigma2 = host_float64(sigma1, "sigma1", ndim=2), host_float64(sigma2, "sigma2", ndim=2)
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(
-            f"statistics do not match: means {mu1.shape}, {mu2.shape}; covariances {sigma1.shape}, {sigma2.shape}."
-        )
-    for name, a in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
-        _check_squares(a, name)
-    return _frechet(mu1, sigma1, mu2, sigma2)
+    return _frechet(*_checked_statistics(mu1, sigma1, mu2, sigma2, names=("mu1", "sigma1", "mu2", "sigma2")))
 
 
 def _frechet(mu1, sigma1, mu2, sigma2) -> float:

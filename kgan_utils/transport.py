@@ -201,15 +201,20 @@ def gaussian_w2(mu1, cov1, mu2, cov2) -> float:
     >>> gaussian_w2([0.0, 0.0], np.eye(2), [3.0, 4.0], 4 * np.eye(2))   # 25 + 2 (1 - 2)^2
     27.0
     """
-    mu1, mu2 = host_float64(mu1, "mu1", ndim=1), host_float64(mu2, "mu2", ndim=1)
-    cov1, cov2 = host_float64(cov1, "cov1", ndim=2), host_float64(cov2, "cov2", ndim=2)
+    return _gaussian_w2(*_checked_statistics(mu1, cov1, mu2, cov2))
+
+
+def _checked_statistics(mu1, cov1, mu2, cov2, names=("mu1", "cov1", "mu2", "cov2")):
+    """Two Gaussians' means [d] and covariances [d, d] as finite float64 arrays; ValueError naming the argument."""
+    mu1, mu2 = host_float64(mu1, names[0], ndim=1), host_float64(mu2, names[2], ndim=1)
+    cov1, cov2 = host_float64(cov1, names[1], ndim=2), host_float64(cov2, names[3], ndim=2)
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != mu1.shape * 2:
         raise ValueError(
             f"statistics do not match: means {mu1.shape}, {mu2.shape}; covariances {cov1.shape}, {cov2.shape}."
         )
-    for name, a in (("mu1", mu1), ("cov1", cov1), ("mu2", mu2), ("cov2", cov2)):
+    for name, a in zip(names, (mu1, cov1, mu2, cov2)):
         _check_squares(a, name)
-    return _gaussian_w2(mu1, cov1, mu2, cov2)
+    return mu1, cov1, mu2, cov2
 
 
 def _gaussian_w2(mu1, cov1, mu2, cov2) -> float:
