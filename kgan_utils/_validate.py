@@ -243,6 +243,19 @@ def gaussian_scales(sigmas, dtype, name: str = "sigma") -> list[float]:
     return scales
 
 
+def finite_number(value, name: str) -> float:
+    """``value`` as a finite Python float; ValueError naming ``name`` for strings, booleans, complex, None, NaN, inf."""
+    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
+        raise ValueError(f"`{name}` must be a real number; got {value!r}.")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a real number; got {value!r}.") from None
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite; got {value}.")
+    return value
+
+
 def positive_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int >= ``minimum`` (booleans and floats are refused, also ``2.0``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):

@@ -78,7 +78,6 @@ float32 rounding (``tests/test_backends.py``).
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import keras
@@ -86,7 +85,7 @@ import numpy as np
 from keras import ops
 
 from kgan_utils import backend
-from kgan_utils._validate import positive_int
+from kgan_utils._validate import finite_number, positive_int
 from kgan_utils.losses import _d_loss, _g_loss, check_kind, gradient_penalty
 
 __all__ = ["GAN", "WGANGP"]
@@ -418,11 +417,8 @@ class WGANGP(GAN):
             raise ValueError("`critic` is None; WGAN-GP needs a critic keras.Model [n, ...] -> [n, 1].")
         d_steps = positive_int(d_steps, "d_steps", minimum=1)
         super().__init__(generator, critic, latent_dim, loss="wasserstein", d_steps=d_steps, seed=seed, **kwargs)
-        try:
-            gradient_penalty = float(gradient_penalty)
-        except (TypeError, ValueError):
-            raise ValueError(f"`gradient_penalty` must be a number > 0; got {gradient_penalty!r}.") from None
-        if not math.isfinite(gradient_penalty) or gradient_penalty <= 0:
+        gradient_penalty = finite_number(gradient_penalty, "gradient_penalty")
+        if gradient_penalty <= 0:
             raise ValueError(
                 f"`gradient_penalty` must be finite and > 0 (without it the Wasserstein critic is unconstrained); "
                 f"got {gradient_penalty}."
@@ -457,9 +453,7 @@ def _check_ema(ema):
     """None, or the decay of the generator's moving average: a number in (0, 1)."""
     if ema is None:
         return None
-    if isinstance(ema, bool) or not isinstance(ema, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`ema` must be None or a decay in (0, 1), e.g. 0.999; got {ema!r}.")
-    ema = float(ema)
+    ema = finite_number(ema, "ema")
     if not 0.0 < ema < 1.0:
         raise ValueError(f"`ema` must be a decay in (0, 1), e.g. 0.999; got {ema}.")
     return ema

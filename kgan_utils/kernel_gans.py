@@ -40,13 +40,14 @@ from keras import ops
 from kgan_utils._validate import (
     as_matrix,
     common_dtype,
+    finite_number,
     gaussian_scales,
     positive_int,
     positive_scalars,
     same_dim,
 )
 from kgan_utils.gan import GAN
-from kgan_utils.losses import gradient_penalty
+from kgan_utils.losses import _paired_batches, gradient_penalty
 from kgan_utils.mmd import _gaussian, _mmd2, _negative_distance, _witness
 
 __all__ = [
@@ -232,12 +233,7 @@ def witness_gradient_penalty(critic, real, fake, sigma=None, seed=None, kernel="
     True
     """
     kernel, sigmas = _check_kernel(kernel, sigma)
-    real = ops.convert_to_tensor(real)
-    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
-    if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
-        raise ValueError(
-            f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
-        )
+    real, fake = _paired_batches(real, fake)
     h_real = _flatten(critic(real), "critic(real)")
     h_fake = _flatten(critic(fake), "critic(fake)")
     h_real, h_fake = common_dtype(h_real, h_fake)
@@ -377,12 +373,9 @@ class MMDGAN(GAN):
         d_steps = positive_int(d_steps, "d_steps", minimum=1)
         super().__init__(generator, critic, latent_dim, d_steps=d_steps, seed=seed, **kwargs)
         self.kernel, self.sigma = _check_kernel(kernel, sigma)
-        try:
-            gradient_penalty = float(gradient_penalty)
-        except (TypeError, ValueError):
-            raise ValueError(f"`gradient_penalty` must be a number >= 0; got {gradient_penalty!r}.") from None
-        if not math.isfinite(gradient_penalty) or gradient_penalty < 0:
-            raise ValueError(f"`gradient_penalty` must be finite and >= 0; got {gradient_penalty}.")
+        gradient_penalty = finite_number(gradient_penalty, "gradient_penalty")
+        if gradient_penalty < 0:
+            raise ValueError(f"`gradient_penalty` must be >= 0; got {gradient_penalty}.")
         self.gradient_penalty = gradient_penalty
 
     @property

@@ -20,6 +20,7 @@ from keras import ops
 
 from kgan_utils._validate import (
     check_matrix,
+    finite_number,
     gaussian_scales,
     positive_int,
     positive_scalars,
@@ -242,7 +243,7 @@ def polynomial_kernel(x, y=None, degree=3, coef0=1.0):
     3.375
     """
     degree = positive_int(degree, "degree")
-    coef0 = _finite_number(coef0, "coef0")
+    coef0 = finite_number(coef0, "coef0")
     x, y = _prepare(x, y)
     return _polynomial(x, y, degree, coef0)
 
@@ -252,18 +253,6 @@ def _polynomial(x, y=None, degree=3, coef0=1.0):
     y = x if y is None else y
     d = int(x.shape[1])
     return ops.power(ops.matmul(x, ops.transpose(y)) / d + coef0, degree)
-
-
-def _finite_number(value, name) -> float:
-    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
-        raise ValueError(f"`{name}` must be a real number; got {value!r}.")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a real number; got {value!r}.") from None
-    if not np.isfinite(value):
-        raise ValueError(f"`{name}` must be finite; got {value}.")
-    return value
 
 
 def _single_sigma(sigma, name="sigma") -> float:

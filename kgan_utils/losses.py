@@ -174,6 +174,17 @@ def generator_loss(fake_logits, kind="non_saturating"):
     return _g_loss(_as_logits(fake_logits, "fake_logits"), kind)
 
 
+def _paired_batches(real, fake):
+    """``real`` and ``fake`` as tensors of one dtype, refused unless they are batches of the same shape."""
+    real = ops.convert_to_tensor(real)
+    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
+    if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
+        raise ValueError(
+            f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
+        )
+    return real, fake
+
+
 def gradient_penalty(f, real, fake, seed=None, target=1.0):
     r"""The two-sided gradient penalty of WGAN-GP (Gulrajani et al. 2017), for any scalar function of the input.
 
@@ -212,12 +223,7 @@ def gradient_penalty(f, real, fake, seed=None, target=1.0):
     >>> float(gradient_penalty(f, np.zeros((4, 2), "float32"), np.ones((4, 2), "float32"), seed=0))
     4.0
     """
-    real = ops.convert_to_tensor(real)
-    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
-    if len(real.shape) < 2 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
-        raise ValueError(
-            f"`real` and `fake` must be batches of the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
-        )
+    real, fake = _paired_batches(real, fake)
     n = ops.shape(real)[0]
     alpha = keras.random.uniform((n,) + (1,) * (len(real.shape) - 1), dtype=real.dtype, seed=seed)
     x_hat = real + alpha * (fake - real)

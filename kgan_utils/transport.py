@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from kgan_utils._validate import host_float64
+from kgan_utils._validate import finite_number, host_float64
 
 __all__ = [
     "AssignmentResult",
@@ -39,10 +39,8 @@ __all__ = [
 
 
 def _order(p, name="p") -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`{name}` must be a number >= 1; got {p!r}.")
-    p = float(p)
-    if not np.isfinite(p) or p < 1:
+    p = finite_number(p, name)
+    if p < 1:
         raise ValueError(f"`{name}` must be a finite number >= 1 (W_p is a metric for p >= 1); got {p}.")
     return p
 
@@ -307,10 +305,8 @@ def sinkhorn_divergence(x, y, epsilon, p=1) -> float:
     >>> round(sinkhorn_divergence(x, x + 3.0, epsilon=1e4), 4)   # large: E|x-y| - E|x-x'| = 3 - 0.5
     2.5
     """
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`epsilon` must be a number > 0; got {epsilon!r}.")
-    epsilon = float(epsilon)
-    if not np.isfinite(epsilon) or epsilon <= 0:
+    epsilon = finite_number(epsilon, "epsilon")
+    if epsilon <= 0:
         raise ValueError(f"`epsilon` must be a finite number > 0; got {epsilon}.")
     if p not in (1, 2):
         raise ValueError(f"`p` must be 1 or 2 (the exponent of the Euclidean cost); got {p!r}.")

@@ -517,3 +517,10 @@ def test_cli_records_kernel_and_ema_and_resumes_an_older_config(smoke_env):
     path.write_text(json.dumps(old))
     assert cli.main(["train", "--epochs", "2", "--resume", "--out", "d", "--verbose", "0", "--metrics-every", "0"]) == 0
     assert ckpt.read_checkpoint_epoch(smoke_env / "d") == 2
+
+
+def test_the_command_line_lists_the_kernels_of_the_kernel_gans():
+    # cli.KERNELS is a copy (the command line imports no Keras before --backend is read): the two must agree
+    from kgan_utils.kernel_gans import KERNELS
+
+    assert cli.KERNELS == KERNELS
