@@ -2,14 +2,15 @@ r"""Autograded checks for the course assignments (``assignments/``).
 
 Each ``check_*`` function takes the student's function, runs it on a few fixed
 inputs, and compares the result with an independent reference (plain NumPy
-loops or a closed form, never :mod:`kgan_utils` itself). On success it prints
-one line and returns a :class:`CheckResult`; on failure it raises
-:class:`CheckFailed` (an ``AssertionError``) whose message says **which input**
-was used, **what was expected**, **what was returned**, and, for the usual
-mistakes (a sign error, a missing clamp, the biased estimator where the
-unbiased one is asked, :math:`\sigma^2` for :math:`2\sigma^2`), a hint. A
-function that still raises ``NotImplementedError`` (the student version of an
-assignment) is reported as "not implemented yet", not as a crash.
+loops, SciPy, finite differences or a closed form, never the :mod:`kgan_utils`
+function that it checks). On success it prints one line and returns a
+:class:`CheckResult`; on failure it raises :class:`CheckFailed` (an
+``AssertionError``) whose message says **which input** was used, **what was
+expected**, **what was returned**, and, for the usual mistakes (a sign error, a
+missing clamp, the biased estimator where the unbiased one is asked,
+:math:`\sigma^2` for :math:`2\sigma^2`, unsorted samples, a missing epsilon), a
+hint. A function that still raises ``NotImplementedError`` (the student version
+of an assignment) is reported as "not implemented yet", not as a crash.
 
 =====================================  ==============================================  =======
 check                                  the function it expects                         chapter
@@ -22,7 +23,13 @@ check                                  the function it expects                  
 :func:`check_discriminator_loss`       ``fn(real_logits, fake_logits) -> scalar``      04
 :func:`check_generator_loss`           ``fn(fake_logits) -> scalar`` (non-saturating)  04
 :func:`check_gan_train_step`           ``fn(G, D, d_opt, g_opt, real, z) -> losses``   05
+:func:`check_wasserstein_1d`           ``fn(x, y, p) -> scalar``, 1-D samples          07
+:func:`check_energy_distance`          ``fn(x, y) -> scalar`` (unbiased)               07
+:func:`check_gradient_penalty`         ``fn(critic, real, fake, alpha) -> scalar``     07
 =====================================  ==============================================  =======
+
+Assignments are numbered like their chapters: the checks of chapter 07 (*Distances between distributions*) go
+with assignment 07.
 
 Pass ``raise_error=False`` to get the :class:`CheckResult` back instead of an
 exception (the tests of the course material do this).
@@ -47,6 +54,9 @@ __all__ = [
     "check_discriminator_loss",
     "check_generator_loss",
     "check_gan_train_step",
+    "check_wasserstein_1d",
+    "check_energy_distance",
+    "check_gradient_penalty",
 ]
 
 
@@ -91,6 +101,8 @@ class _Case:
 
 
 def _to_numpy(value):
+    if hasattr(value, "detach"):  # a PyTorch tensor, which may require grad
+        value = value.detach().cpu()
     if hasattr(value, "numpy"):
         value = value.numpy()
     else:
@@ -885,3 +897,445 @@ def check_gan_train_step(fn, raise_error=True, verbose=True) -> CheckResult:
         raise_error,
         verbose,
     )
+
+
+# ----------------------------------------------------------------------------- distances between distributions
+
+
+def _wasserstein_reference(x, y, p):
+    """W_p between 1-D samples of equal size without sorting: SciPy for p = 1, else the optimal assignment."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.stats import wasserstein_distance
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if p == 1:
+        return float(wasserstein_distance(x, y))
+    cost = np.abs(x[:, None] - y[None, :]) ** p
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean() ** (1.0 / p))
+
+
+def check_wasserstein_1d(fn, raise_error=True, verbose=True) -> CheckResult:
+    r"""Check ``fn(x, y, p)`` returns :math:`W_p` between two 1-D samples of equal size n.
+
+    .. math:: W_p = \Big(\frac1n \sum_{i=1}^n \lvert x_{(i)} - y_{(i)}\rvert^p\Big)^{1/p},
+
+    where :math:`x_{(i)}` is the i-th smallest value of ``x``: in one dimension the optimal transport plan pairs
+    the sorted samples. The references do not sort: ``scipy.stats.wasserstein_distance`` for p = 1, else the
+    optimal assignment of the costs :math:`\lvert x_i - y_j\rvert^p` (``scipy.optimize.linear_sum_assignment``).
+    The cases have p = 1, 2 and 1.5. Hints recognise unsorted samples, samples sorted in opposite orders,
+    :math:`W_p^p` (the p-th root missing), a sum in place of the mean, and the difference of the means.
+
+    Parameters
+    ----------
+    fn : callable ``fn(x, y, p) -> scalar``; ``x`` and ``y`` are float64 arrays of shape [n], ``p >= 1``
+    raise_error, verbose : bool
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def good(x, y, p):
+    ...     return np.mean(np.abs(np.sort(x) - np.sort(y)) ** p) ** (1 / p)
+    >>> bool(check_wasserstein_1d(good, verbose=False))
+    True
+    >>> result = check_wasserstein_1d(lambda x, y, p: np.mean(np.abs(x - y) ** p) ** (1 / p),
+    ...                               raise_error=False, verbose=False)
+    >>> "sort both samples" in result.message
+    True
+    """
+    rng = np.random.default_rng(7)
+    cases = []
+
+    def hints(x, y, p):
+        xs, ys = np.sort(x), np.sort(y)
+        d = np.abs(xs - ys)
+        out = {
+            "unsorted": (
+                np.mean(np.abs(x - y) ** p) ** (1 / p),
+                "sort both samples first: W_p pairs the i-th smallest x with the i-th smallest y "
+                "(np.sort or keras.ops.sort); the samples arrive in random order.",
+            ),
+            "opposite": (
+                np.mean(np.abs(xs - ys[::-1]) ** p) ** (1 / p),
+                "sort both samples in the same (increasing) order.",
+            ),
+            "noroot": (np.mean(d**p), "that is W_p^p: take the p-th root, (mean |x_(i) - y_(i)|^p)^(1/p)."),
+            "sum": (np.sum(d**p) ** (1 / p), "average the n terms |x_(i) - y_(i)|^p (mean), do not sum them."),
+        }
+        if p == 1:
+            out["means"] = (
+                abs(np.mean(x) - np.mean(y)),
+                "take |x_(i) - y_(i)| for each pair before averaging: |mean(x) - mean(y)| is only a lower bound "
+                "of W_1.",
+            )
+        return out
+
+    for title, x, y, p in [
+        (
+            "a hand-computed example, p = 1: every point moves by 5 (expect 5)",
+            np.array([2.0, 0.0, 1.0]),
+            np.array([6.0, 7.0, 5.0]),
+            1.0,
+        ),
+        ("p = 1, n = 8, overlapping samples in random order", rng.normal(size=8), 0.5 * rng.normal(size=8) + 0.3, 1.0),
+        ("p = 2, n = 10, samples in random order", rng.normal(size=10), rng.exponential(size=10), 2.0),
+        (
+            "p = 1.5 (not an integer), n = 6, with ties",
+            np.array([0.0, 3.0, 1.0, 1.0, -2.0, 0.5]),
+            rng.normal(size=6),
+            1.5,
+        ),
+    ]:
+        cases.append(
+            _Case(
+                title,
+                f"{_describe('x', x)}, {_describe('y', y)}, p = {p}",
+                (x, y, p),
+                _wasserstein_reference(x, y, p),
+                _scalar_compare(hints=hints(x, y, p)),
+            )
+        )
+    return _run("check_wasserstein_1d", fn, cases, raise_error, verbose)
+
+
+def _mean_distance_loops(a, b, distinct, power=1.0):
+    """Mean of ||a_i - b_j||^power over all pairs, or over i != j when ``distinct``."""
+    total, count = 0.0, 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            if distinct and i == j:
+                continue
+            total += math.sqrt(sum((a[i, k] - b[j, k]) ** 2 for k in range(a.shape[1]))) ** power
+            count += 1
+    return total / count
+
+
+def _energy_loops(x, y, biased=False, power=1.0):
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return (
+        2 * _mean_distance_loops(x, y, False, power)
+        - _mean_distance_loops(x, x, not biased, power)
+        - _mean_distance_loops(y, y, not biased, power)
+    )
+
+
+def check_energy_distance(fn, raise_error=True, verbose=True) -> CheckResult:
+    r"""Check ``fn(x, y)`` returns the unbiased estimate of the energy distance between samples [n, d] and [m, d].
+
+    .. math:: \mathcal E(P, Q) = 2\,\mathbb E\lVert X - Y\rVert - \mathbb E\lVert X - X'\rVert
+              - \mathbb E\lVert Y - Y'\rVert
+
+    with the cross term averaged over all n m pairs and the within-sample terms over the pairs
+    :math:`i \ne j` (divide by n(n-1) and m(m-1)). It equals :math:`2\,\mathrm{MMD}^2_u` with the distance kernel.
+    The reference is a NumPy loop over the pairs. ``scipy.stats.energy_distance`` (1-D only) uses another
+    convention: it returns :math:`\sqrt{\mathcal E}` with V-statistic means (i = j included, divide by
+    :math:`n^2`); the hints recognise it, as well as the biased estimator, a square root, the cross term without
+    its factor 2, squared distances, :math:`\mathrm{MMD}^2` (half the value) and a clamp at 0 (the unbiased
+    estimate is negative in one case, two samples of the same distribution).
+
+    Parameters
+    ----------
+    fn : callable ``fn(x, y) -> scalar``; ``x`` [n, d] and ``y`` [m, d] are float64 arrays, n != m possible
+    raise_error, verbose : bool
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> from kgan_utils.mmd import energy_distance
+    >>> bool(check_energy_distance(energy_distance, verbose=False))
+    True
+    >>> biased = check_energy_distance(lambda x, y: energy_distance(x, y, estimator="biased"),
+    ...                                raise_error=False, verbose=False)
+    >>> "BIASED" in biased.message
+    True
+    """
+    from scipy.stats import energy_distance as scipy_energy
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for title, x, y in [
+        (
+            "two points each in 1-D: 2 * 2.5 - 1 - 2 (expect 2)",
+            np.array([[0.0], [1.0]]),
+            np.array([[2.0], [4.0]]),
+        ),
+        ("1-D, n = 7, m = 9 (different sizes)", rng.normal(size=(7, 1)), 2.0 * rng.normal(size=(9, 1)) + 0.5),
+        ("2-D, n = 6, m = 8, shifted Gaussians", rng.normal(size=(6, 2)), rng.normal(size=(8, 2)) + [1.0, -0.5]),
+        (
+            "n = m = 10 from the same distribution in 3-D (the unbiased estimate is negative here)",
+            rng.normal(size=(10, 3)),
+            rng.normal(size=(10, 3)),
+        ),
+    ]:
+        unbiased, biased = _energy_loops(x, y), _energy_loops(x, y, biased=True)
+        hints = {}
+        if unbiased < 0:
+            hints["clamp"] = (0.0, "the unbiased estimate can be negative when P = Q: do not clamp it at 0.")
+        if x.shape[1] == 1:
+            hints["scipy"] = (
+                scipy_energy(x[:, 0], y[:, 0]),
+                "that is scipy.stats.energy_distance's convention: the square root of the BIASED V-statistic. "
+                "Return E itself (no square root), with the within-sample means over i != j.",
+            )
+        n, m = len(x), len(y)
+        exy = _mean_distance_loops(x, y, False)
+        hints.update(
+            {
+                "biased": (
+                    biased,
+                    "that is the BIASED estimator (V-statistic): average ||x_i - x_j|| over the n(n-1) pairs "
+                    "i != j, i.e. divide the sum by n(n-1), not n^2 (the zero terms i == j change only the divisor).",
+                ),
+                "sqrt": (
+                    math.sqrt(max(unbiased, 0.0)),
+                    "no square root: 2 E||X - Y|| - E||X - X'|| - E||Y - Y'|| is the energy distance (scipy "
+                    "returns its square root).",
+                ),
+                "no2": (unbiased - exy, "the cross term counts twice: 2 E||X - Y||."),
+                "squared": (
+                    _energy_loops(x, y, power=2.0),
+                    "use distances ||x - y||, not squared distances (with squared distances only the means count).",
+                ),
+                "half": (unbiased / 2, "that is MMD^2 with the distance kernel: the energy distance is twice it."),
+            }
+        )
+        if n != m:
+            hints["cross"] = (
+                unbiased - 2 * exy + 2 * exy * n * m / max(n, m) ** 2,
+                "the cross term averages the n * m pairs (x_i, y_j): divide its sum by n * m.",
+            )
+        # E is a difference of terms of size ~scale: allow for their rounding in float32 (JAX's default dtype)
+        scale = 2 * exy + _mean_distance_loops(x, x, True) + _mean_distance_loops(y, y, True)
+        compare = _scalar_compare(rtol=1e-6, atol=1e-6 * scale, hints=hints)
+        cases.append(_Case(title, f"{_describe('x', x)}, {_describe('y', y)}", (x, y), unbiased, compare))
+    return _run("check_energy_distance", fn, cases, raise_error, verbose)
+
+
+def _tiny_critic(dim, seed, flat=False):
+    """A critic ``dim -> 16 (tanh) -> 1`` with fixed weights; ``flat``: a zero output layer (input gradient 0)."""
+    import keras
+
+    init = keras.initializers
+    return keras.Sequential(
+        [
+            keras.Input((dim,)),
+            keras.layers.Dense(
+                16,
+                activation="tanh",
+                kernel_initializer=init.RandomNormal(stddev=1.0, seed=seed),
+                bias_initializer=init.RandomNormal(stddev=0.5, seed=seed + 100),
+            ),
+            keras.layers.Dense(
+                1,
+                kernel_initializer="zeros" if flat else init.RandomNormal(stddev=0.3, seed=seed + 200),
+                bias_initializer=init.RandomNormal(stddev=0.5, seed=seed + 300),
+            ),
+        ]
+    )
+
+
+def _critic_input_gradient(critic, x, h=1e-5):
+    """The gradient of the critic with respect to each row of ``x``, by central finite differences in float64."""
+    w1, b1, w2, b2 = (np.asarray(w, np.float64) for w in critic.get_weights())
+
+    def f(t):
+        return (np.tanh(t @ w1 + b1) @ w2 + b2)[:, 0]
+
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    for k in range(x.shape[1]):
+        step = np.zeros(x.shape[1])
+        step[k] = h
+        g[:, k] = (f(x + step) - f(x - step)) / (2 * h)
+    return g
+
+
+def _penalty_variants(critic, real, fake, alpha):
+    """The penalty (finite differences), and the usual wrong versions of it with their hints."""
+    real, fake, alpha = (np.asarray(a, np.float64) for a in (real, fake, alpha))
+
+    def norms(at):
+        return np.sqrt(np.sum(_critic_input_gradient(critic, at) ** 2, axis=1) + 1e-12)
+
+    nrm = norms(real + alpha * (fake - real))
+    expected = float(np.mean((nrm - 1) ** 2))
+    hints = {
+        "shared": (
+            np.mean((norms(real + alpha[0] * (fake - real)) - 1) ** 2),
+            "use one alpha per sample: row i of x_hat is real[i] + alpha[i] * (fake[i] - real[i]) (alpha has shape "
+            "[n, 1]), not one alpha shared by the whole batch.",
+        ),
+        "reversed": (
+            np.mean((norms(fake + alpha * (real - fake)) - 1) ** 2),
+            "x_hat = real + alpha * (fake - real): alpha = 0 gives the real sample, alpha = 1 the fake one.",
+        ),
+        "at_real": (
+            np.mean((norms(real) - 1) ** 2),
+            "take the gradient at the interpolates x_hat, not at the real samples.",
+        ),
+        "at_fake": (
+            np.mean((norms(fake) - 1) ** 2),
+            "take the gradient at the interpolates x_hat, not at the fake samples.",
+        ),
+        "squared_norm": (
+            np.mean((nrm**2 - 1) ** 2),
+            "penalise (||g|| - 1)^2 with the norm ||g|| = sqrt(sum g^2), not the squared norm sum g^2.",
+        ),
+        "one_sided": (
+            np.mean(np.maximum(nrm - 1, 0) ** 2),
+            "the WGAN-GP penalty is two-sided: (||g|| - 1)^2 also for norms below 1, not max(||g|| - 1, 0)^2.",
+        ),
+        "batch_norm": (
+            (np.sqrt(np.sum(nrm**2)) - 1) ** 2,
+            "take one norm per sample (sum g^2 over axis 1 only), not one norm of the whole batch of gradients.",
+        ),
+        "mean_then_square": (
+            np.mean(nrm - 1) ** 2,
+            "square each (||g_i|| - 1) before averaging: mean((norm - 1)^2), not mean(norm - 1)^2.",
+        ),
+        "abs": (np.mean(np.abs(nrm - 1)), "square the deviations: mean((||g_i|| - 1)^2), not mean(|...|)."),
+        "sum": (np.sum((nrm - 1) ** 2), "average over the batch (mean), do not sum."),
+    }
+    return expected, hints
+
+
+def check_gradient_penalty(fn, raise_error=True, verbose=True) -> CheckResult:
+    r"""Check ``fn(critic, real, fake, alpha)`` returns the WGAN-GP gradient penalty with the given weights alpha.
+
+    With :math:`\hat x_i = x_i + \alpha_i (y_i - x_i)` for the real rows :math:`x_i`, fake rows :math:`y_i` and
+    one weight :math:`\alpha_i` **per sample** (``alpha`` has shape [n, 1]),
+
+    .. math:: P = \frac1n \sum_i \big(\lVert \nabla f(\hat x_i) \rVert - 1\big)^2 ,
+              \qquad \lVert g \rVert = \sqrt{\textstyle\sum_k g_k^2 + 10^{-12}} .
+
+    The critics are small tanh networks (``keras.Sequential``, 2 or 3 inputs, 16 hidden units, one output) with
+    fixed weights; ``real``, ``fake`` and ``alpha`` are float32 tensors. The reference takes the critic's input
+    gradient by central finite differences of a NumPy copy of the network in float64. The last case has
+    ``real == fake`` and a critic whose gradient is 0 everywhere: the penalty must be finite **and so must its
+    gradient with respect to the critic's weights** (the derivative of :math:`\sqrt{s}` is infinite at
+    :math:`s = 0`, hence the :math:`10^{-12}`). Hints recognise one alpha shared by the batch, the interpolation
+    reversed or left out, the squared norm, a one-sided penalty, one norm for the whole batch, a sum in place of
+    the mean, and the missing epsilon.
+
+    Parameters
+    ----------
+    fn : callable ``fn(critic, real, fake, alpha) -> scalar``
+        ``critic(x)`` maps a batch [n, d] to [n, 1]; ``real``, ``fake`` are [n, d] and ``alpha`` is [n, 1].
+    raise_error, verbose : bool
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> from keras import ops
+    >>> from kgan_utils.backend import input_gradient
+    >>> def good(critic, real, fake, alpha):
+    ...     g = input_gradient(critic, real + alpha * (fake - real))
+    ...     return ops.mean((ops.sqrt(ops.sum(g**2, axis=1) + 1e-12) - 1.0) ** 2)
+    >>> bool(check_gradient_penalty(good, verbose=False))
+    True
+    """
+    import functools
+
+    from keras import ops
+
+    name = "check_gradient_penalty"
+    rng = np.random.default_rng(13)
+    cases = []
+    for title, critic, real, fake in [
+        (
+            "critic 2 -> 16 -> 1, n = 6 real and fake points",
+            _tiny_critic(2, seed=1),
+            rng.normal(size=(6, 2)),
+            rng.normal(size=(6, 2)) + [2.0, 0.0],
+        ),
+        (
+            "critic 3 -> 16 -> 1, n = 5, fake far from real",
+            _tiny_critic(3, seed=2),
+            rng.normal(size=(5, 3)),
+            0.5 * rng.normal(size=(5, 3)) + 3.0,
+        ),
+    ]:
+        alpha = rng.uniform(size=(len(real), 1))
+        real, fake, alpha = (a.astype(np.float32) for a in (real, fake, alpha))
+        expected, hints = _penalty_variants(critic, real, fake, alpha)
+        inputs = f"{_describe('real', real)}, {_describe('fake', fake)}, {_describe('alpha', alpha)}"
+        args = (critic, ops.convert_to_tensor(real), ops.convert_to_tensor(fake), ops.convert_to_tensor(alpha))
+        cases.append(_Case(title, inputs, args, expected, _scalar_compare(rtol=1e-4, atol=1e-6, hints=hints)))
+
+    flat = _tiny_critic(2, seed=3, flat=True)
+    same = rng.normal(size=(4, 2)).astype(np.float32)
+    alpha = rng.uniform(size=(4, 1)).astype(np.float32)
+    value_compare = _scalar_compare(rtol=1e-4, atol=1e-6)
+
+    def finite_gradient(got, expected):
+        value, grads = got
+        problem = value_compare(value, expected)
+        if problem:
+            return problem
+        grads = [g for g in grads if g is not None]  # the output bias does not enter the penalty
+        if not grads:
+            return (
+                "  expected: a penalty that can be differentiated with respect to the critic's weights\n"
+                "  got:      no gradient (None) for any of them\n"
+                "  hint:     compute the penalty with keras.ops on tensors, not with NumPy (np.asarray drops the "
+                "gradient)."
+            )
+        if not all(np.all(np.isfinite(_to_numpy(g))) for g in grads):
+            return (
+                "  expected: a finite gradient of the penalty with respect to the critic's weights\n"
+                "  got:      NaN or inf in that gradient (the penalty itself was right)\n"
+                "  hint:     the derivative of sqrt(s) is infinite at s = 0 (here the critic's gradient is 0); "
+                "compute the norm as sqrt(sum(g^2, axis=1) + 1e-12), not ops.norm(g) or sqrt(sum(g^2))."
+            )
+        return None
+
+    cases.append(
+        _Case(
+            "real == fake and a critic whose gradient is 0 everywhere (a zero output layer): the penalty and its "
+            "gradient with respect to the critic's weights must be finite",
+            f"{_describe('real', same)}, fake = real, {_describe('alpha', alpha)}",
+            (flat, ops.convert_to_tensor(same), ops.convert_to_tensor(same), ops.convert_to_tensor(alpha)),
+            float((np.sqrt(1e-12) - 1.0) ** 2),
+            finite_gradient,
+            kwargs={"with_gradient": True},
+        )
+    )
+    if not callable(fn):
+        return _run(name, fn, cases, raise_error, verbose)
+
+    @functools.wraps(fn)
+    def call(critic, real, fake, alpha, with_gradient=False):
+        if not with_gradient:
+            return fn(critic, real, fake, alpha)
+        from kgan_utils.backend import compute_gradients
+
+        out = {}
+
+        def loss_fn():
+            out["value"] = fn(critic, real, fake, alpha)
+            return out["value"], None
+
+        try:
+            value, _, grads = compute_gradients(loss_fn, critic.trainable_variables)
+        except Exception as err:
+            if isinstance(out.get("value"), (float, int, np.ndarray, np.generic)):  # NumPy: nothing to differentiate
+                return out["value"], [None] * len(critic.trainable_variables)
+            if "Tracer" in type(err).__name__ or "Concretization" in type(err).__name__:  # JAX, float() or NumPy
+                raise TypeError(
+                    f"{type(err).__name__} while differentiating your penalty: compute it with keras.ops on "
+                    f"tensors, without float() or NumPy, so that it can be differentiated."
+                ) from None
+            raise
+        return value, list(grads)
+
+    return _run(name, call, cases, raise_error, verbose)

@@ -8,6 +8,9 @@
     python -m kgan_utils train --epochs 5 --out runs/dp --backend jax --data-parallel   # all devices
     python -m kgan_utils sample --run runs/dcgan --n 10000 --out samples.npz
     python -m kgan_utils evaluate --samples samples.npz                # FID, KID, classes covered
+    python -m kgan_utils train --epochs 20 --out runs/cdcgan --model cdcgan   # class-conditional
+    python -m kgan_utils sample --run runs/cdcgan --n 1000 --labels 3,8 --out s38.npz   # x and labels y
+    python -m kgan_utils evaluate --samples s38.npz                    # ... and label_accuracy
 
 ``python -m kgan_utils`` and the ``kgan`` script run :func:`main`.
 
@@ -29,6 +32,13 @@ decides (``KGAN_MNIST_PATH``, else the shipped sample when ``KGAN_SMOKE=1``,
 else the Keras download). Models: ``--model`` is a key of
 :data:`kgan_utils.registry.MODELS` (``dcgan``, ``tutorial``, ``gmmn``, ``mmdgan``, ...),
 built by :func:`kgan_utils.registry.build_gan`.
+
+Conditional models (``--model cdcgan``, a :class:`kgan_utils.gan.ConditionalGAN`) train on
+MNIST's images with their labels (``--conditioning projection|concat`` chooses how the
+discriminator sees the label). ``sample`` then writes the labels ``y`` (uint8 ``[N]``) next to
+``x``: balanced (``i mod 10``) unless ``--labels 3,8`` names the digits, which the samples cycle
+through. ``evaluate`` reports ``label_accuracy``, the fraction of samples the book's classifier
+assigns to their label, whenever the ``.npz`` holds ``y``.
 
 Backend: ``--backend tensorflow|jax|torch`` (default: ``$KERAS_BACKEND``, else the
 backend of a Keras already imported in the process, else ``tensorflow``) is set
@@ -84,8 +94,9 @@ RUN_KEYS = (
     "train_size",
 )
 # Settings added later: a config.json without them (an older run) takes these defaults.
-OPTIONAL_RUN_KEYS = {"kernel": None, "ema": None}
+OPTIONAL_RUN_KEYS = {"kernel": None, "ema": None, "conditioning": None}
 KERNELS = ("gaussian", "distance")  # kgan_utils.kernel_gans.KERNELS (that module imports Keras)
+CONDITIONINGS = ("projection", "concat")  # kgan_utils.models.CONDITIONINGS (that module imports Keras)
 DEFAULT_STEPS_PER_EXECUTION = 16  # where the backend supports it (not PyTorch: there 1)
 MIN_METRIC_SAMPLES = 2  # FID needs a covariance, KID subsets of at least 2
 SEED_MAX = 2**32 - 1  # keras.utils.set_random_seed (NumPy's legacy seeding) takes 0 .. 2**32 - 1
@@ -133,6 +144,17 @@ def _positive_float(text):
     if not 0 < v < float("inf"):  # also refuses NaN
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return v
+
+
+def _label_list(text):
+    """``"3,8"`` -> ``[3, 8]``: class labels (integers >= 0), comma-separated."""
+    try:
+        labels = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected digits separated by commas, e.g. 0,1,2, got {text!r}") from None
+    if any(v < 0 for v in labels):
+        raise argparse.ArgumentTypeError(f"expected labels >= 0, got {text}")
+    return labels
 
 
 def _decay(text):
@@ -209,6 +231,12 @@ def build_parser():
         help="kernel of gmmn/mmdgan: gaussian (default) or distance (energy distance, no bandwidth)",
     )
     t.add_argument(
+        "--conditioning",
+        choices=CONDITIONINGS,
+        default=None,
+        help="how the discriminator of a conditional model (cdcgan) sees the label: projection (default) or concat",
+    )
+    t.add_argument(
         "--ema",
         type=_decay,
         default=None,
@@ -251,19 +279,28 @@ def build_parser():
     s = sub.add_parser(
         "sample",
         help="draw samples from a trained run",
-        description="Write N generated digits as uint8 [N, 28, 28] array `x` to an .npz file. "
+        description="Write N generated digits as uint8 [N, 28, 28] array `x` to an .npz file "
+        "(and, for a conditional run, their labels as uint8 [N] array `y`). "
         "The array is built in memory: an --n whose array would not fit is refused.",
     )
     s.add_argument("--run", required=True, help="run folder written by `train`")
     s.add_argument("--n", type=_positive_int, default=10000)
     s.add_argument("--out", required=True, help="output .npz file")
     s.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the latent noise")
+    s.add_argument(
+        "--labels",
+        type=_label_list,
+        default=None,
+        help="conditional runs only: the digits to generate, e.g. 7 or 0,1,2 (sample i gets the (i mod k)-th); "
+        "default: all classes in turn",
+    )
     _add_backend(s, "to run the generator on")
 
     e = sub.add_parser(
         "evaluate",
         help="FID, KID and classes covered of samples against MNIST test images",
-        description="Score an .npz of uint8 digits (array `x`) with the book's MNIST classifier.",
+        description="Score an .npz of uint8 digits (array `x`) with the book's MNIST classifier; with labels "
+        "(array `y`, written by `sample` for a conditional run) also label_accuracy.",
     )
     e.add_argument("--samples", required=True, help=".npz with an array `x` of uint8 [N, 28, 28], N >= 2")
     e.add_argument("--data", default=None, help="MNIST source (see `train --data`)")
@@ -462,8 +499,10 @@ def gan_from_config(config):
     and ``steps_per_execution``, for every model.
     """
     options = {}
-    if "kernel" in registry.get_spec(config["model"]).options and config.get("kernel") is not None:
-        options["kernel"] = config["kernel"]
+    spec_options = registry.get_spec(config["model"]).options
+    for key in ("kernel", "conditioning"):
+        if key in spec_options and config.get(key) is not None:
+            options[key] = config[key]
     return registry.build_gan(
         config["model"],
         ema=config.get("ema"),
@@ -504,6 +543,7 @@ _CONFIG_CHECKS = {
     "steps_per_execution": (lambda v: _is_int(v, 1), "a positive integer"),
     "kernel": (lambda v: v is None or v in KERNELS, f"null or one of {', '.join(KERNELS)}"),
     "ema": (lambda v: v is None or _is_number(v, 0, 1), "null or a number in (0, 1)"),
+    "conditioning": (lambda v: v is None or v in CONDITIONINGS, f"null or one of {', '.join(CONDITIONINGS)}"),
 }
 
 
@@ -573,6 +613,8 @@ def _new_config(args, data):
         raise CliError(f"--loss: must be one of {', '.join(LOSS_KINDS)}; got {loss!r}.")
     if "kernel" in given and "kernel" not in spec.options:
         raise CliError(f"--kernel: the {model} model has no kernel to choose (gmmn and mmdgan have).")
+    if "conditioning" in given and not spec.conditional:
+        raise CliError(f"--conditioning: the {model} model is not conditional; use --model cdcgan.")
     n_train = len(data.x_train)
     train_size = given.get("train_size", n_train)
     if train_size > n_train:
@@ -591,6 +633,7 @@ def _new_config(args, data):
         "loss": loss,
         "kernel": given.get("kernel", spec.options.get("kernel")),
         "ema": given.get("ema"),
+        "conditioning": given.get("conditioning", spec.options.get("conditioning")),
         "precision": given.get("precision", registry.resolve_precision("auto")),
         "train_size": train_size,
         "epochs": args.epochs,
@@ -869,7 +912,9 @@ def _train(args, out, state):
     _atomic_write(out / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))
 
     x = data.x_train[: config["train_size"]]
-    dataset = make_image_dataset(x, config["batch_size"], seed=config["seed"], skip_epochs=epoch)
+    # A conditional model trains on (images, labels): the same batches of images, with their labels.
+    labels = data.y_train[: config["train_size"]] if registry.get_spec(config["model"]).conditional else None
+    dataset = make_image_dataset(x, config["batch_size"], seed=config["seed"], skip_epochs=epoch, labels=labels)
     callbacks = [cb.DivergenceCheck()]  # first: nothing after it sees (or saves) a diverged model
     if args.metrics_every:
         from kgan_utils.classifier import get_classifier
@@ -927,12 +972,13 @@ def load_run(run):
     return gan, config
 
 
-def generate_uint8(gan, n, seed=0, batch_size=SAMPLE_BATCH):
+def generate_uint8(gan, n, seed=0, batch_size=SAMPLE_BATCH, labels=None):
     """``to_uint8(gan.generate(n, seed))[..., 0]``, built batch by batch into one uint8 array.
 
     The same numbers as one ``gan.generate(n, seed)`` call (the latent noise of
     each batch continues one NumPy generator, ``batch_size`` is a multiple of
     ``generate``'s own batch), without its float32 copy of all ``n`` images.
+    ``labels`` (a conditional GAN): ``n`` labels, as in ``gan.generate(n, seed, labels=labels)``.
     """
     import numpy as np
 
@@ -942,8 +988,28 @@ def generate_uint8(gan, n, seed=0, batch_size=SAMPLE_BATCH):
     x = np.empty((n, 28, 28), np.uint8)
     for i in range(0, n, batch_size):
         k = min(batch_size, n - i)
-        x[i : i + k] = to_uint8(gan.generate(k, seed=rng))[..., 0]
+        given = {} if labels is None else {"labels": labels[i : i + k]}
+        x[i : i + k] = to_uint8(gan.generate(k, seed=rng, **given))[..., 0]
     return x
+
+
+def _sample_labels(args, config):
+    """The labels of ``sample``'s images for a conditional run (uint8 ``[n]``); None for an unconditional one."""
+    import numpy as np
+
+    model = config["model"]
+    if not registry.get_spec(model).conditional:
+        if args.labels is not None:
+            raise CliError(
+                f"--labels: the run's model, {model}, is not conditional and takes no labels; leave --labels unset "
+                "(a conditional run: train --model cdcgan)."
+            )
+        return None
+    n_classes = registry.model_settings(model)["n_classes"]
+    chosen = args.labels if args.labels is not None else list(range(n_classes))
+    if max(chosen) >= n_classes:
+        raise CliError(f"--labels: the {model} model has labels 0..{n_classes - 1}; got {max(chosen)}.")
+    return np.resize(np.asarray(chosen, np.uint8), args.n)  # the chosen labels in turn
 
 
 def cmd_sample(args, parser):
@@ -956,17 +1022,20 @@ def cmd_sample(args, parser):
     _check_memory(args.n * IMAGE_BYTES, f"--n {args.n}: {args.n:,} uint8 images of 28x28")
     _check_writable_file(out, "--out")
     config = _read_run_config(run, "--run")
+    y = _sample_labels(args, config)
     start_backend(args.backend_name)
     gan = _build_gan(config, "--run")
     _restore(gan, run, "--run")
-    x = generate_uint8(gan, args.n, seed=args.seed)
+    x = generate_uint8(gan, args.n, seed=args.seed, labels=y)
+    arrays = {"x": x} if y is None else {"x": x, "y": y}
 
     def write(tmp):
         with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a temporary name
-            np.savez_compressed(fh, x=x)
+            np.savez_compressed(fh, **arrays)
 
     _atomic_write(out, write)
-    print(f"wrote {args.out}: x uint8 {x.shape} from {run} (seed {args.seed})")
+    labelled = "" if y is None else f" and labels y uint8 {y.shape} (digits {', '.join(map(str, np.unique(y)))})"
+    print(f"wrote {args.out}: x uint8 {x.shape}{labelled} from {run} (seed {args.seed})")
     return 0
 
 
@@ -1005,9 +1074,31 @@ def read_samples(path):
     return x
 
 
+def read_sample_labels(path, n, n_classes=10):
+    """The labels ``y`` of a samples ``.npz`` (integers in ``[0, n_classes)``, one per image), or None without.
+
+    Read after :func:`read_samples` has checked the file; ``ValueError`` saying what is wrong with ``y``.
+    """
+    import numpy as np
+
+    with np.load(Path(path), allow_pickle=False) as f:
+        if "y" not in f.files:
+            return None
+        try:
+            y = f["y"]
+        except Exception as exc:  # noqa: BLE001 -- a damaged member, an object array, ...
+            raise ValueError(f"{path}: the array `y` cannot be read ({type(exc).__name__}: {exc}).") from None
+    if y.dtype.kind not in "iu" or y.shape != (n,):
+        raise ValueError(f"`y` must hold integer labels, one per image of `x`, [{n}]; got {y.dtype} {y.shape}.")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"`y` must hold labels in 0..{n_classes - 1}; got values in [{y.min()}, {y.max()}].")
+    return y
+
+
 def cmd_evaluate(args, parser):
     try:
         x = read_samples(args.samples)
+        y = read_sample_labels(args.samples, len(x))
     except ValueError as exc:
         raise CliError(f"--samples: {_one_line(exc)}") from None
     if args.json is not None:
@@ -1021,7 +1112,7 @@ def cmd_evaluate(args, parser):
         raise CliError(
             f"--data: the metrics need at least {MIN_METRIC_SAMPLES} test images; the data have {len(data.x_test)}."
         )
-    result = GanEvaluator(get_classifier(data), data.x_test, train_images=data.x_train)(x)
+    result = GanEvaluator(get_classifier(data), data.x_test, train_images=data.x_train)(x, labels=y)
     result["n_samples"] = len(x)
     for k, v in result.items():
         print(f"{k:15s} {v:.4f}" if isinstance(v, float) else f"{k:15s} {v}")

@@ -390,15 +390,21 @@ class ImageBatches(PyDataset):
     epoch with Python's ``random`` module). Batches are made in the training
     process itself (one worker, no multiprocessing), so their order is
     deterministic.
+
+    With ``labels`` (integer class labels, one per image), a batch is the pair
+    ``(images, labels)`` taken with the same indices: int32 ``[batch_size]``
+    labels next to the images, the input of :class:`kgan_utils.gan.ConditionalGAN`.
+    The order, and so the images, are the same as without labels.
     """
 
-    def __init__(self, x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
+    def __init__(self, x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0, labels=None):
         super().__init__(workers=1, use_multiprocessing=False)
         x = np.asarray(x)
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
             raise ValueError(f"`x` must be uint8 images [N, 28, 28] or [N, 28, 28, 1]; got shape {x.shape}.")
+        self.labels = None if labels is None else _class_labels(labels, len(x))
         self.batch_size = _nonneg_int(batch_size, "batch_size", minimum=1)
         if drop_remainder and self.batch_size > len(x):
             raise ValueError(f"`batch_size` = {self.batch_size} is larger than the {len(x)} images (no full batch).")
@@ -434,7 +440,10 @@ class ImageBatches(PyDataset):
         return order
 
     def __getitem__(self, index):
-        """Batch ``index`` of the current epoch: float32 ``[batch_size, 28, 28, 1]`` in [-1, 1]."""
+        """Batch ``index`` of the current epoch: float32 ``[batch_size, 28, 28, 1]`` in [-1, 1].
+
+        With ``labels``: the pair ``(images, int32 labels [batch_size])``.
+        """
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"batch index must be an integer; got {index!r}.")
         n_batches = len(self)
@@ -442,10 +451,11 @@ class ImageBatches(PyDataset):
         if not 0 <= index < n_batches:
             raise IndexError(f"batch index {index} out of range for {n_batches} batches.")
         start = index * self.batch_size
-        batch = self.images[self.epoch_order()[start : start + self.batch_size]]
+        indices = self.epoch_order()[start : start + self.batch_size]
+        batch = self.images[indices]
         if self._in_epoch:
             self._served.add(index)
-        return batch
+        return batch if self.labels is None else (batch, self.labels[indices])
 
     def __iter__(self):
         """The batches of the current epoch; after the last one, the next epoch is current."""
@@ -467,13 +477,26 @@ class ImageBatches(PyDataset):
         self._in_epoch = False
 
     def __repr__(self):
+        labelled = ", with labels" if self.labels is not None else ""
         return (
-            f"ImageBatches({len(self.images)} images, batch_size={self.batch_size}, {len(self)} batches, "
+            f"ImageBatches({len(self.images)} images{labelled}, batch_size={self.batch_size}, {len(self)} batches, "
             f"seed={self.seed}, epoch={self.epoch})"
         )
 
 
-def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0):
+def _class_labels(labels, n):
+    """Integer class labels ``[n]`` (>= 0) as int32; ``ValueError`` naming ``labels`` otherwise."""
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"`labels` must be integer class labels; got dtype {y.dtype}.")
+    if y.shape != (n,):
+        raise ValueError(f"`labels` must hold one label per image, shape ({n},); got shape {y.shape}.")
+    if n and (y.min() < 0 or y.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"`labels` must be class indices >= 0; got values in [{y.min()}, {y.max()}].")
+    return y.astype(np.int32)
+
+
+def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True, skip_epochs=0, labels=None):
     """Seeded batches of MNIST images in [-1, 1] for GAN training, on every Keras backend.
 
     uint8 images [N, 28, 28] (or [N, 28, 28, 1]) are scaled once,
@@ -505,6 +528,10 @@ def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True,
         Drop the last incomplete batch (fixed batch shapes avoid retracing).
     skip_epochs : int >= 0
         The epoch the first pass serves (the number of epochs already trained).
+    labels : integer array [N], optional
+        Class labels of the images (e.g. ``y_train``): every batch is then the pair
+        ``(images, int32 labels)`` with the same permutation, for a
+        :class:`kgan_utils.gan.ConditionalGAN`. The images are the same as without.
 
     Returns
     -------
@@ -524,7 +551,17 @@ def make_image_dataset(x, batch_size, seed=0, shuffle=True, drop_remainder=True,
     >>> epoch0 = list(batches)  # a complete pass: epoch 0, then epoch 1 is current
     >>> batches.epoch, bool(np.array_equal(batches.epoch_order(), np.random.default_rng([0, 1]).permutation(100)))
     (1, True)
+    >>> pairs = make_image_dataset(d.x_train[:100], batch_size=32, seed=0, labels=d.y_train[:100])
+    >>> images, labels = pairs[0]
+    >>> bool(np.array_equal(images, epoch0[0])), bool(np.array_equal(labels, d.y_train[order[:32]]))
+    (True, True)
     """
     return ImageBatches(
-        x, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder, skip_epochs=skip_epochs
+        x,
+        batch_size,
+        seed=seed,
+        shuffle=shuffle,
+        drop_remainder=drop_remainder,
+        skip_epochs=skip_epochs,
+        labels=labels,
     )

@@ -58,6 +58,10 @@ Public API
     ``state_variables()``, so checkpoints save and restore it.
 ``sample_latent(n, seed=None)``
     The NumPy noise ``generate`` uses, ``[n, latent_dim]`` standard normal.
+``ConditionalGAN(generator, discriminator, latent_dim, n_classes=10, ...)``
+    A class-conditional GAN on ``(x, y)`` batches: ``G(z, y)``, ``D(x, y)``, the generated
+    labels those of the real batch; ``generate(n, seed=None, labels=None)`` (None: balanced
+    labels ``i mod n_classes``) and ``generate_with_labels(...) -> (x, y)``.
 ``build_optimizers()``
     Create both optimizers' variables (needed before restoring them from a
     checkpoint, e.g. ``optimizer.load_own_variables`` or ``keras.Variable.assign``).
@@ -88,7 +92,7 @@ from kgan_utils import backend
 from kgan_utils._validate import finite_number, positive_int
 from kgan_utils.losses import _d_loss, _g_loss, check_kind, gradient_penalty
 
-__all__ = ["GAN", "WGANGP"]
+__all__ = ["GAN", "ConditionalGAN", "WGANClip", "WGANGP"]
 
 
 def _float32(t):
@@ -265,6 +269,13 @@ class GAN(keras.Model):
         ``use_ema`` (default: whether the GAN keeps an ``ema``): sample with the averaged generator weights.
         """
         z = self.sample_latent(n, seed)
+        return self._generate_from(lambda s: self.generator(z[s], training=False), len(z), batch_size, use_ema)
+
+    def _generate_from(self, forward, n, batch_size, use_ema):
+        """``forward(slice)`` (a generator call on the inputs of that slice) for batches of ``n``, as one array.
+
+        With ``use_ema``, the generator holds the averaged weights meanwhile, and its own weights afterwards.
+        """
         batch_size = positive_int(batch_size, "batch_size")
         use_ema = self.ema_weights is not None if use_ema is None else bool(use_ema)
         if use_ema and self.ema_weights is None:
@@ -276,10 +287,8 @@ class GAN(keras.Model):
                 w.assign(e)
         try:
             out = [
-                np.asarray(
-                    ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False)), dtype=np.float32
-                )
-                for i in range(0, len(z), batch_size)
+                np.asarray(ops.convert_to_numpy(forward(slice(i, i + batch_size))), dtype=np.float32)
+                for i in range(0, n, batch_size)
             ]
         finally:
             if backup is not None:
@@ -322,8 +331,8 @@ class GAN(keras.Model):
         return self._train_step(data)
 
     def _train_step(self, data):
-        real = _real_batch(data)
-        batch_size = ops.shape(real)[0]
+        real = self._training_batch(data)
+        batch_size = ops.shape(_real_batch(real))[0]
         for _ in range(self.d_steps):
             z = self.sample_noise(batch_size)
             d_vars = self.discriminator.trainable_variables
@@ -331,6 +340,7 @@ class GAN(keras.Model):
                 lambda z=z: self.discriminator_loss_fn(real, z), d_vars, self.d_optimizer
             )
             backend.apply_gradients(self.d_optimizer, grads, d_vars)
+            self._after_critic_step()
             self._track(d_logs, d_loss=d_loss)
 
         z = self.sample_noise(batch_size)
@@ -343,6 +353,16 @@ class GAN(keras.Model):
         if self.ema_weights is not None:
             self._update_ema()
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _training_batch(self, data):
+        """What the loss functions get as ``real``: the samples ``x`` of a batch ``x`` or ``(x, y, ...)``.
+
+        :class:`ConditionalGAN` returns ``(x, y)`` instead; the batch size is that of its first element.
+        """
+        return _real_batch(data)
+
+    def _after_critic_step(self):
+        """Runs after every discriminator update (a no-op here; :class:`WGANClip` clips the weights)."""
 
     def _update_ema(self):
         """theta_bar <- ema theta_bar + (1 - ema) theta for trainable weights; a copy of the others."""
@@ -449,6 +469,244 @@ class WGANGP(GAN):
         return {**config, "gradient_penalty": self.gradient_penalty}
 
 
+class WGANClip(GAN):
+    r"""The original WGAN (Arjovsky et al. 2017): the Wasserstein loss with the critic's weights clipped.
+
+    Clipping every critic weight to :math:`[-c, c]` after each critic update bounds the critic's Lipschitz
+    constant by *some* :math:`K(c)`, so the critic estimates :math:`K \cdot W_1` at best. It is the crude
+    constraint that WGAN-GP (:class:`WGANGP`) replaces: with a small ``c`` the critic can only be a nearly
+    linear function of its input, with a large one it is barely constrained, and the weights pile up at
+    :math:`\pm c` (Gulrajani et al. 2017, Figure 1). The book shows it for that pathology, not as a model
+    to use. Paper settings: ``c = 0.01``, five critic steps, RMSprop with learning rate 5e-5.
+
+    Logged: ``d_loss``, ``g_loss`` and ``w_estimate`` (:math:`\mathbb E f(x) - \mathbb E f(G(z))` on the batch).
+
+    Parameters
+    ----------
+    generator, critic : keras.Model
+        The critic maps ``[n, ...]`` to ``[n, 1]`` (or ``[n]``).
+    latent_dim : int
+    clip_value : float > 0
+        :math:`c`.
+    d_steps : int >= 1
+    seed : int, optional
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> keras.utils.set_random_seed(0)
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> f = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    >>> model = WGANClip(g, f, latent_dim=2, clip_value=0.05, seed=0)
+    >>> model.compile(keras.optimizers.RMSprop(5e-5), keras.optimizers.RMSprop(5e-5))
+    >>> hist = model.fit(np.ones((64, 2), "float32"), batch_size=32, epochs=1, verbose=0)
+    >>> sorted(hist.history)
+    ['d_loss', 'g_loss', 'w_estimate']
+    >>> round(max(float(np.abs(w).max()) for w in f.get_weights()), 6)  # clipped to [-0.05, 0.05]
+    0.05
+    """
+
+    lipschitz_constraint = True
+    log_names = ("w_estimate",)
+
+    def __init__(self, generator, critic, latent_dim, clip_value=0.01, d_steps=5, seed=None, **kwargs):
+        if critic is None:
+            raise ValueError("`critic` is None; a WGAN needs a critic keras.Model [n, ...] -> [n, 1].")
+        d_steps = positive_int(d_steps, "d_steps", minimum=1)
+        super().__init__(generator, critic, latent_dim, loss="wasserstein", d_steps=d_steps, seed=seed, **kwargs)
+        clip_value = finite_number(clip_value, "clip_value")
+        if clip_value <= 0:
+            raise ValueError(
+                f"`clip_value` must be finite and > 0 (the weights are clipped to [-c, c]); got {clip_value}."
+            )
+        self.clip_value = clip_value
+
+    @property
+    def critic(self):
+        """The critic :math:`f` (stored as ``discriminator`` by the base class)."""
+        return self.discriminator
+
+    def _critic_values(self, x):
+        return ops.reshape(_float32(self.discriminator(x, training=True)), (-1,))
+
+    def discriminator_loss_fn(self, real, z):
+        fake = ops.stop_gradient(self.generator(z, training=True))
+        w = ops.mean(self._critic_values(real)) - ops.mean(self._critic_values(fake))
+        return -w, {"w_estimate": w}
+
+    def generator_loss_fn(self, real, z):
+        fake = self.generator(z, training=True)
+        return -ops.mean(self._critic_values(fake)), {}
+
+    def _after_critic_step(self):
+        c = self.clip_value
+        for v in self.discriminator.trainable_variables:
+            v.assign(ops.clip(v, -c, c))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("loss", None)
+        return {**config, "clip_value": self.clip_value}
+
+
+class ConditionalGAN(GAN):
+    r"""A class-conditional GAN (Mirza & Osindero 2014): ``G(z, y)`` and ``D(x, y)`` for labelled data.
+
+    The data are pairs of images and integer labels :math:`y \in \{0, \dots, K-1\}`
+    (``fit(x, y)`` with arrays, or :func:`kgan_utils.data.make_image_dataset` with
+    ``labels=y``). On a real batch :math:`(x_i, y_i)` the losses are those of
+    :class:`GAN` (``loss``, default ``"non_saturating"``) with the label passed to
+    both networks: D sees :math:`(x_i, y_i)` as real and :math:`(G(z_i, y_i), y_i)` as
+    fake, and G is trained on :math:`D(G(z_i, y_i), y_i)`. **The generated labels
+    are the real batch's labels**, so the fakes of every step follow the data's
+    class frequencies, and the discriminator can only tell real from fake
+    within each class. The step is :class:`GAN`'s (``d_steps`` discriminator
+    updates, one generator update, the EMA update), on every backend.
+
+    Networks: :func:`kgan_utils.models.build_conditional_generator` (inputs
+    ``[z, label]``) and :func:`kgan_utils.models.build_conditional_discriminator`
+    (inputs ``[image, label]``, projection or concatenation), or any two
+    ``keras.Model`` s with those two inputs.
+
+    Sampling: :meth:`generate` returns images only; :meth:`generate_with_labels`
+    returns ``(images, labels)``. ``labels=None`` means balanced labels
+    :math:`y_i = i \bmod K` (:meth:`balanced_labels`), the default of
+    ``generate`` everywhere a caller passes no labels (the sample grids and
+    metrics during training, ``python -m kgan_utils sample``).
+
+    Parameters
+    ----------
+    generator : keras.Model
+        ``[z [n, latent_dim], label [n]] -> [n, ...]``.
+    discriminator : keras.Model
+        ``[x [n, ...], label [n]] -> [n, 1]`` logits.
+    latent_dim : int
+    n_classes : int >= 2
+        Number of labels K (10 digits).
+    loss, d_steps, seed, ema :
+        As for :class:`GAN` (``d_steps >= 1``; the Wasserstein loss is refused as there).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> from kgan_utils.models import build_conditional_discriminator, build_conditional_generator
+    >>> keras.utils.set_random_seed(0)
+    >>> g = build_conditional_generator(latent_dim=8, width=4)
+    >>> d = build_conditional_discriminator(width=4)
+    >>> cgan = ConditionalGAN(g, d, latent_dim=8, seed=0)
+    >>> cgan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> x = np.zeros((64, 28, 28, 1), "float32")
+    >>> y = np.arange(64) % 10
+    >>> sorted(cgan.fit(x, y, batch_size=32, epochs=1, verbose=0).history)
+    ['d_fake', 'd_loss', 'd_real', 'g_loss']
+    >>> images, labels = cgan.generate_with_labels(12, seed=0)   # balanced: i mod 10
+    >>> images.shape, labels.tolist()
+    ((12, 28, 28, 1), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
+    >>> cgan.generate(3, seed=0, labels=[7, 7, 1]).shape
+    (3, 28, 28, 1)
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        n_classes=10,
+        loss="non_saturating",
+        d_steps=1,
+        seed=None,
+        ema=None,
+        **kwargs,
+    ):
+        if discriminator is None:
+            raise ValueError("`discriminator` is None; a conditional GAN needs a keras.Model [x, label] -> [n, 1].")
+        d_steps = positive_int(d_steps, "d_steps", minimum=1)
+        super().__init__(generator, discriminator, latent_dim, loss=loss, d_steps=d_steps, seed=seed, ema=ema, **kwargs)
+        self.n_classes = positive_int(n_classes, "n_classes", minimum=2)
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            _check_two_inputs(net, name)
+
+    def _training_batch(self, data):
+        """``(x, y)``: the images and their integer labels (int32 ``[n]``) of a batch ``(x, y)``."""
+        if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
+            raise ValueError(
+                "ConditionalGAN trains on (images, labels) batches: `fit(x, y)`, or "
+                "`fit(make_image_dataset(x, batch_size, labels=y))`; got images without labels."
+            )
+        # Both as tensors: a network called on [x, y] refuses a mix of arrays and tensors (eager JAX gets NumPy).
+        x, y = ops.convert_to_tensor(data[0]), ops.convert_to_tensor(data[1])
+        return x, ops.cast(ops.reshape(y, (-1,)), "int32")
+
+    def discriminator_loss_fn(self, real, z):
+        """D's loss on the real pairs ``real = (x, y)`` and the fakes ``(G(z, y), y)``; ``(loss, logs)``."""
+        x, y = real
+        fake = self.generator([z, y], training=True)
+        real_logits = _float32(self.discriminator([x, y], training=True))
+        fake_logits = _float32(self.discriminator([fake, y], training=True))
+        loss = _d_loss(real_logits, fake_logits, self.loss_kind)
+        logs = {"d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
+        return loss, logs
+
+    def generator_loss_fn(self, real, z):
+        """G's loss on the fakes ``(G(z, y), y)`` with the labels ``y`` of the real batch; ``(loss, logs)``."""
+        _, y = real
+        fake = self.generator([z, y], training=True)
+        fake_logits = _float32(self.discriminator([fake, y], training=True))
+        return _g_loss(fake_logits, self.loss_kind), {}
+
+    # ------------------------------------------------------------------ labels and samples
+
+    def balanced_labels(self, n):
+        """The default labels of ``n`` samples: ``i mod n_classes`` (int32), every class equally often (n % K = 0)."""
+        return (np.arange(positive_int(n, "n")) % self.n_classes).astype(np.int32)
+
+    def check_labels(self, labels, n):
+        """``labels`` as int32 ``[n]``: one integer for all ``n`` samples, or ``n`` integers in ``[0, n_classes)``.
+
+        ``ValueError`` naming ``labels`` otherwise (floats, booleans, another length, a label out of range).
+        """
+        n = positive_int(n, "n")
+        if isinstance(labels, (bool, np.bool_)):
+            raise ValueError(f"`labels` must be integers in [0, {self.n_classes}); got {labels!r}.")
+        a = np.asarray(labels if isinstance(labels, (list, tuple, np.ndarray)) else ops.convert_to_numpy(labels))
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"`labels` must be integers in [0, {self.n_classes}); got an array of dtype {a.dtype}.")
+        if a.ndim == 0:
+            a = np.full(n, a, dtype=a.dtype)
+        if a.shape != (n,):
+            raise ValueError(f"`labels` must hold one label per sample, n = {n}, or one for all; got shape {a.shape}.")
+        if a.min() < 0 or a.max() >= self.n_classes:
+            raise ValueError(
+                f"`labels` must lie in [0, {self.n_classes}) (n_classes = {self.n_classes}); "
+                f"got values in [{a.min()}, {a.max()}]."
+            )
+        return a.astype(np.int32)
+
+    def generate_with_labels(self, n, seed=None, labels=None, batch_size=1024, use_ema=None):
+        """``n`` samples ``G(z, y)`` and their labels ``y``: ``(float32 images, int32 [n])``.
+
+        ``labels``: one integer, ``n`` integers in ``[0, n_classes)``, or None for :meth:`balanced_labels`.
+        The noise is drawn from ``seed`` as by :meth:`GAN.generate`; ``use_ema`` as there.
+        """
+        n = positive_int(n, "n")
+        y = self.balanced_labels(n) if labels is None else self.check_labels(labels, n)
+        z = self.sample_latent(n, seed)
+        x = self._generate_from(lambda s: self.generator([z[s], y[s]], training=False), n, batch_size, use_ema)
+        return x, y
+
+    def generate(self, n, seed=None, labels=None, batch_size=1024, use_ema=None):
+        """``n`` samples ``G(z, y)`` as a float32 NumPy array; ``labels=None``: balanced, ``i mod n_classes``.
+
+        The images of :meth:`generate_with_labels` (which also returns the labels used).
+        """
+        return self.generate_with_labels(n, seed=seed, labels=labels, batch_size=batch_size, use_ema=use_ema)[0]
+
+    sample = generate
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes}
+
+
 def _check_ema(ema):
     """None, or the decay of the generator's moving average: a number in (0, 1)."""
     if ema is None:
@@ -464,6 +722,19 @@ def _real_batch(data):
     if isinstance(data, (tuple, list)):
         return data[0]
     return data
+
+
+def _check_two_inputs(model, name):
+    """A conditional network takes ``[samples, label]``: two inputs (when the model says how many it has)."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return  # a subclassed model without known inputs: nothing to check
+    if inputs and len(inputs) != 2:
+        raise ValueError(
+            f"`{name}` must take two inputs, [{'z' if name == 'generator' else 'x'}, label], as a conditional "
+            f"network; it takes {len(inputs)}."
+        )
 
 
 def _check_latent_dim(generator, latent_dim):

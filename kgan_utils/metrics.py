@@ -180,7 +180,7 @@ def kernel_inception_distance(features_a, features_b, n_subsets=100, subset_size
     + \tfrac{1}{d^3}\lVert\Delta M_3\rVert^2`, with :math:`M_p` the p-th moment tensor of the
     features, so feature sets with equal moments up to order 3 have KID 0 in
     expectation. Nothing is normalised: scaling all features by c scales the
-    three terms by c², c⁴ and c⁶ (chapter 07).
+    three terms by c², c⁴ and c⁶ (chapter 08).
 
     Parameters
     ----------
@@ -381,6 +381,9 @@ class GanEvaluator:
     ``kl_uniform``, ``confidence`` and, with ``train_images``, ``nn_dist``
     (median distance of a sample to its nearest training image) and
     ``nn_dist_real`` (the same for the reference images, the baseline).
+    Called with ``labels`` (the labels a conditional generator was given, one per
+    image), it also returns ``label_accuracy``: the fraction of images the
+    classifier assigns to their label.
     """
 
     def __init__(
@@ -398,7 +401,14 @@ class GanEvaluator:
             ref = np.asarray(real_images)[:nn_samples]
             self.nn_dist_real = float(np.median(nearest_training_neighbours(ref, train_images)[0]))
 
-    def __call__(self, images) -> dict:
+    def __call__(self, images, labels=None) -> dict:
+        if labels is not None:
+            labels = host_array(labels, "labels")
+            if labels.dtype.kind not in "iu" or labels.shape != (len(images),):
+                raise ValueError(
+                    f"`labels` must be integer class labels, one per image ({len(images)}); "
+                    f"got {labels.dtype} {labels.shape}."
+                )
         f, p = self.classifier.features_and_probabilities(images)
         kid = kernel_inception_distance(self.real_features, f, self.kid_subsets, self.kid_subset_size, self.seed)
         hist = class_histogram(p)
@@ -414,4 +424,6 @@ class GanEvaluator:
             d, _ = nearest_training_neighbours(np.asarray(images)[: self.nn_samples], self.train_images)
             out["nn_dist"] = float(np.median(d))
             out["nn_dist_real"] = self.nn_dist_real
+        if labels is not None:
+            out["label_accuracy"] = float(np.mean(p.argmax(axis=1) == labels))
         return out

@@ -15,11 +15,17 @@ Two families:
   (``benchmarks/results/bench_gan-2cpu.txt``), width 32 with batch 64 trained
   5.6 times as many images per second as the tutorial (with the tutorial's own
   train step) and reached a much lower FID in the same 15 minutes. Other widths
-  were not compared at equal time (chapter 05, exercise ex-05-width).
+  were not compared at equal time (appendix "Engineering the training loop", exercise ex-05-width).
 * :func:`build_tutorial_generator` / :func:`build_tutorial_discriminator` --
   the architecture of the TensorFlow DCGAN tutorial (a reference point for the
   benchmark): its generator spends most of its time in a 5x5 transposed
   convolution from 256 to 128 channels at 7x7.
+* :func:`build_conditional_generator` / :func:`build_conditional_discriminator` --
+  the default networks conditioned on the digit's label (a class-conditional
+  DCGAN, :class:`kgan_utils.gan.ConditionalGAN`): the generator concatenates a
+  label embedding to the noise; the discriminator either adds the projection
+  term of Miyato & Koyama (2018) to its logit or sees the label as one-hot
+  image channels.
 
 Generators map ``[n, latent_dim]`` standard-normal noise to images in [-1, 1]
 (``tanh``) of shape ``[n, 28, 28, 1]``; discriminators map such images to one
@@ -32,7 +38,7 @@ a k x k kernel from :math:`c_\text{in}` to :math:`c_\text{out}` channels on an
 :math:`h \times w` input costs :math:`h w k^2 c_\text{in} c_\text{out}`
 multiply-adds per image.
 
-The named models (``dcgan``, ``tutorial``) with the training settings they are
+The named models (``dcgan``, ``tutorial``, ``cdcgan``) with the training settings they are
 meant for are in :mod:`kgan_utils.registry`; ``registry.build_gan("dcgan")``
 returns one compiled.
 """
@@ -45,8 +51,11 @@ from keras import layers
 from kgan_utils._validate import positive_int
 
 __all__ = [
+    "CONDITIONINGS",
     "DEFAULT_LATENT_DIM",
     "TUTORIAL_LATENT_DIM",
+    "build_conditional_discriminator",
+    "build_conditional_generator",
     "build_discriminator",
     "build_generator",
     "build_tutorial_discriminator",
@@ -99,15 +108,19 @@ def build_generator(latent_dim=DEFAULT_LATENT_DIM, width=32, kernel_size=4, name
     width = positive_int(width, "width")
     kernel_size = positive_int(kernel_size, "kernel_size")
     z = keras.Input((latent_dim,), name="z")
+    return keras.Model(z, _generator_body(z, width, kernel_size), name=name)
+
+
+def _generator_body(h, width, kernel_size):
+    """The DCGAN generator from its input vector ``h`` (the noise, or noise and label code) to the image."""
     # Named layers: summaries read "project", "up_14x14", ... instead of Keras's counters (dense_4, ...).
-    h = layers.Dense(7 * 7 * 2 * width, use_bias=False, name="project")(z)
+    h = layers.Dense(7 * 7 * 2 * width, use_bias=False, name="project")(h)
     h = layers.LeakyReLU(0.2, name="project_lrelu")(layers.BatchNormalization(name="project_bn")(h))
     h = layers.Reshape((7, 7, 2 * width), name="to_7x7")(h)
     h = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False, name="up_14x14")(h)
     h = layers.LeakyReLU(0.2, name="up_14x14_lrelu")(layers.BatchNormalization(name="up_14x14_bn")(h))
     h = layers.Conv2DTranspose(1, kernel_size, strides=2, padding="same", name="up_28x28")(h)
-    x = layers.Activation("tanh", dtype="float32", name="image")(h)
-    return keras.Model(z, x, name=name)
+    return layers.Activation("tanh", dtype="float32", name="image")(h)
 
 
 def build_discriminator(width=32, kernel_size=4, dropout=0.0, name="discriminator"):
@@ -137,14 +150,145 @@ def build_discriminator(width=32, kernel_size=4, dropout=0.0, name="discriminato
     kernel_size = positive_int(kernel_size, "kernel_size")
     dropout = _dropout(dropout)
     x = keras.Input(IMAGE_SHAPE, name="image")
-    h = x
+    logit = layers.Dense(1, dtype="float32", name="logit")(_discriminator_features(x, width, kernel_size, dropout))
+    return keras.Model(x, logit, name=name)
+
+
+def _discriminator_features(h, width, kernel_size, dropout):
+    """The DCGAN discriminator's features: ``[n, 28, 28, c] -> [n, 7 * 7 * width]`` (two strided convolutions)."""
     for channels, size in ((width // 2, 14), (width, 7)):
         h = layers.Conv2D(channels, kernel_size, strides=2, padding="same", name=f"down_{size}x{size}")(h)
         h = layers.LeakyReLU(0.2, name=f"down_{size}x{size}_lrelu")(h)
         if dropout:
             h = layers.Dropout(dropout, name=f"down_{size}x{size}_dropout")(h)
-    logit = layers.Dense(1, dtype="float32", name="logit")(layers.Flatten(name="flatten")(h))
-    return keras.Model(x, logit, name=name)
+    return layers.Flatten(name="flatten")(h)
+
+
+CONDITIONINGS = ("projection", "concat")
+"""How :func:`build_conditional_discriminator` sees the label."""
+
+
+def _n_classes(value):
+    return positive_int(value, "n_classes", minimum=2)
+
+
+def build_conditional_generator(
+    latent_dim=DEFAULT_LATENT_DIM, width=32, n_classes=10, embed_dim=None, kernel_size=4, name="conditional_generator"
+):
+    r"""The DCGAN generator conditioned on a class label: ``G(z, y)``.
+
+    The label :math:`y \in \{0, \dots, K-1\}` is looked up in a learned embedding
+    :math:`E \in \mathbb R^{K \times e}` and concatenated to the noise; the rest is
+    :func:`build_generator`'s body (the same layers, names and widths):
+
+    .. math:: G(z, y) = \text{body}\big([\,z ;\, E_y\,]\big).
+
+    The first layer is linear, so the label's contribution to it is a learned
+    per-class offset of the 7x7 features, :math:`W_e E_y`, whatever ``embed_dim``
+    is; the default ``embed_dim = n_classes`` can already represent any such
+    offset (a one-hot code would, too).
+
+    Parameters
+    ----------
+    latent_dim : int
+        Dimension of the noise z.
+    width : int
+        Channels at 14x14 (see :func:`build_generator`).
+    n_classes : int >= 2
+        Number of labels K.
+    embed_dim : int, optional
+        Dimension e of the label embedding (default: ``n_classes``).
+    kernel_size : int
+
+    Returns
+    -------
+    keras.Model, ``[z [n, latent_dim], label [n] (int)] -> [n, 28, 28, 1]`` in [-1, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = build_conditional_generator(latent_dim=8, width=4)
+    >>> g.input_shape, g.output_shape
+    ([(None, 8), (None,)], (None, 28, 28, 1))
+    >>> tuple(g([np.zeros((3, 8), "float32"), np.array([0, 4, 9])]).shape)
+    (3, 28, 28, 1)
+    """
+    latent_dim = positive_int(latent_dim, "latent_dim")
+    width = positive_int(width, "width")
+    kernel_size = positive_int(kernel_size, "kernel_size")
+    n_classes = _n_classes(n_classes)
+    embed_dim = n_classes if embed_dim is None else positive_int(embed_dim, "embed_dim")
+    z = keras.Input((latent_dim,), name="z")
+    label = keras.Input((), dtype="int32", name="label")
+    code = layers.Embedding(n_classes, embed_dim, name="label_embedding")(label)
+    h = layers.Concatenate(name="z_and_label")([z, code])
+    return keras.Model([z, label], _generator_body(h, width, kernel_size), name=name)
+
+
+def build_conditional_discriminator(
+    width=32, n_classes=10, conditioning="projection", kernel_size=4, dropout=0.0, name="conditional_discriminator"
+):
+    r"""The DCGAN discriminator conditioned on a class label: one logit for ``(x, y)``.
+
+    ``conditioning="projection"`` (Miyato & Koyama 2018): with :math:`\phi(x)` the
+    DCGAN discriminator's flattened features (``[n, 7 * 7 * width]``),
+    :math:`\psi` its last dense layer and a learned label embedding
+    :math:`V \in \mathbb R^{K \times d}` (layer ``label_projection``),
+
+    .. math:: D(x, y) = \psi(\phi(x)) + \langle V_y, \phi(x) \rangle .
+
+    The label enters as an inner product with the features: the logit of the
+    implicit class-conditional density ratio, which is what the projection
+    discriminator is derived from.
+
+    ``conditioning="concat"``: the label as K one-hot maps, concatenated to the
+    image as K extra channels (``[n, 28, 28, 1 + K]``, layer ``image_and_labels``),
+    then the DCGAN discriminator: :math:`D(x, y) = \psi(\phi([\,x ;\, \mathbb 1_y\,]))`.
+
+    Parameters
+    ----------
+    width : int >= 2
+        Channels at 7x7 (see :func:`build_discriminator`).
+    n_classes : int >= 2
+        Number of labels K.
+    conditioning : {"projection", "concat"}
+    kernel_size : int
+    dropout : float in [0, 1)
+
+    Returns
+    -------
+    keras.Model, ``[image [n, 28, 28, 1], label [n] (int)] -> [n, 1]`` logits
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = build_conditional_discriminator(width=4)
+    >>> d.output_shape, d.get_layer("label_projection").output.shape
+    ((None, 1), (None, 196))
+    >>> build_conditional_discriminator(width=4, conditioning="concat").get_layer("image_and_labels").output.shape
+    (None, 28, 28, 11)
+    """
+    width = positive_int(width, "width", minimum=2)
+    kernel_size = positive_int(kernel_size, "kernel_size")
+    n_classes = _n_classes(n_classes)
+    dropout = _dropout(dropout)
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"`conditioning` must be one of {CONDITIONINGS}; got {conditioning!r}.")
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    if conditioning == "concat":
+        maps = layers.CategoryEncoding(n_classes, output_mode="one_hot", name="label_one_hot")(label)
+        maps = layers.Reshape((1, 1, n_classes), name="label_1x1")(maps)
+        maps = layers.UpSampling2D(IMAGE_SHAPE[:2], name="label_maps")(maps)
+        h = layers.Concatenate(name="image_and_labels")([x, maps])
+        logit = layers.Dense(1, dtype="float32", name="logit")(_discriminator_features(h, width, kernel_size, dropout))
+        return keras.Model([x, label], logit, name=name)
+    features = _discriminator_features(x, width, kernel_size, dropout)
+    unconditional = layers.Dense(1, dtype="float32", name="logit")(features)
+    v = layers.Embedding(n_classes, 7 * 7 * width, dtype="float32", name="label_projection")(label)
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([v, features])
+    logit = layers.Add(dtype="float32", name="logit_plus_projection")([unconditional, projection])
+    return keras.Model([x, label], logit, name=name)
 
 
 def build_tutorial_generator(latent_dim=TUTORIAL_LATENT_DIM, name="tutorial_generator"):

@@ -13,6 +13,7 @@ benchmarks and the chapters use it.
 ``gmmn``       a generator trained on the pixel-space MMD² (chapter 06, :class:`~kgan_utils.kernel_gans.GMMN`)
 ``mmdgan``     the MMD GAN with the witness gradient penalty (chapter 06, :class:`~kgan_utils.kernel_gans.MMDGAN`)
 ``wgan_gp``    WGAN-GP on the DCGAN networks (:class:`~kgan_utils.gan.WGANGP`)
+``cdcgan``     the DCGAN conditioned on the digit's label (:class:`~kgan_utils.gan.ConditionalGAN`)
 =============  ==========================================================================
 
 A new model registers itself with :func:`register_model`. This module imports
@@ -24,7 +25,7 @@ that imports no Keras at import time, for the command line to list them.
 Examples
 --------
 >>> sorted(MODELS)
-['dcgan', 'gmmn', 'mmdgan', 'tutorial', 'wgan_gp']
+['cdcgan', 'dcgan', 'gmmn', 'mmdgan', 'tutorial', 'wgan_gp']
 >>> MODELS["dcgan"].batch_size, MODELS["dcgan"].learning_rate
 (64, 0.0002)
 >>> gan = build_gan("dcgan", latent_dim=8, width=4, steps_per_execution=4)
@@ -68,7 +69,8 @@ class ModelSpec:
     Attributes
     ----------
     build : callable
-        ``build(latent_dim, width) -> (generator, discriminator or None)``: the networks.
+        ``build(latent_dim, width, **options) -> (generator, discriminator or None)``: the networks;
+        ``options`` are the settings named in ``build_options``.
     make_model : callable
         ``make_model(generator, discriminator, settings) -> GAN``: the (uncompiled) training
         model; ``settings`` is the dict of :func:`model_settings`.
@@ -82,6 +84,12 @@ class ModelSpec:
     options : mapping
         Further settings this model takes, with their defaults (``None``: the
         builder's own default), e.g. ``sigma`` or ``gradient_penalty``.
+    build_options : tuple of str
+        The ``options`` that shape the networks, passed to ``build`` as keyword arguments
+        (e.g. ``conditioning``); the others go to ``make_model`` and ``make_optimizers`` only.
+    conditional : bool
+        Whether the model is class-conditional: it trains on ``(images, labels)`` and
+        generates for given labels (:class:`kgan_utils.gan.ConditionalGAN`).
     """
 
     build: Callable
@@ -95,6 +103,8 @@ class ModelSpec:
     loss: str
     description: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    build_options: tuple[str, ...] = ()
+    conditional: bool = False
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -239,7 +249,8 @@ def build_gan(
     if precision is not None:
         keras.mixed_precision.set_global_policy(resolve_precision(precision))
     keras.utils.set_random_seed(seed)
-    generator, discriminator = spec.build(settings["latent_dim"], settings["width"])
+    build_options = {k: settings[k] for k in spec.build_options}
+    generator, discriminator = spec.build(settings["latent_dim"], settings["width"], **build_options)
     gan = spec.make_model(generator, discriminator, settings)
     d_optimizer, g_optimizer = spec.make_optimizers(settings)
     gan.compile(
@@ -274,6 +285,30 @@ def _build_dcgan(latent_dim=_DEFAULT_LATENT_DIM, width=32):
     from kgan_utils.models import build_discriminator, build_generator
 
     return build_generator(latent_dim, width), build_discriminator(width)
+
+
+def _build_cdcgan(latent_dim=_DEFAULT_LATENT_DIM, width=32, conditioning="projection", n_classes=10):
+    from kgan_utils.models import build_conditional_discriminator, build_conditional_generator
+
+    return (
+        build_conditional_generator(latent_dim, width, n_classes=n_classes),
+        build_conditional_discriminator(width, n_classes=n_classes, conditioning=conditioning),
+    )
+
+
+def _conditional_model(generator, discriminator, settings):
+    from kgan_utils.gan import ConditionalGAN
+
+    return ConditionalGAN(
+        generator,
+        discriminator,
+        settings["latent_dim"],
+        n_classes=settings["n_classes"],
+        loss=settings["loss"],
+        d_steps=settings["d_steps"],
+        seed=settings["seed"],
+        ema=settings["ema"],
+    )
 
 
 def _build_tutorial(latent_dim=_TUTORIAL_LATENT_DIM, width=None):
@@ -444,5 +479,23 @@ register_model(
         "wasserstein",
         "WGAN-GP on the DCGAN networks: 5 critic steps, penalty 10, Adam(1e-4, 0, 0.9), batch 64 (Gulrajani et al.)",
         {"gradient_penalty": 10.0, "d_steps": 5, "beta_2": 0.9},
+    ),
+)
+register_model(
+    "cdcgan",
+    ModelSpec(
+        _build_cdcgan,
+        _conditional_model,
+        _adam_pair,
+        _DEFAULT_LATENT_DIM,
+        32,
+        64,
+        2e-4,
+        0.5,
+        "non_saturating",
+        "class-conditional DCGAN: label embedding in G, projection (or concat) discriminator, Adam(2e-4, beta_1=0.5)",
+        {"conditioning": "projection", "n_classes": 10, "d_steps": 1},
+        build_options=("conditioning", "n_classes"),
+        conditional=True,
     ),
 )

@@ -54,9 +54,10 @@ def is_check_cell(source: str) -> bool:
     return "checks.check_" in source
 
 
-def test_there_are_assignments_for_chapters_01_to_05():
+def test_there_are_assignments_01_to_05_and_07():
+    # numbered like the chapters they go with (chapter 06, kernel GANs, has none)
     names = [p.name[:2] for p in INSTRUCTOR]
-    assert {"01", "02", "03", "04", "05"} <= set(names), names
+    assert {"01", "02", "03", "04", "05", "07"} <= set(names), names
 
 
 def test_student_notebooks_are_up_to_date():
@@ -185,7 +186,70 @@ WRONG = [
     ("check_gan_train_step", lambda *a: _gan_step(*a, minimax=True), "non-saturating"),
     ("check_gan_train_step", lambda *a: _gan_step(*a, g_first=True), "discriminator first"),
     ("check_gan_train_step", lambda *a: _gan_step(*a, joint=True), "also update the discriminator"),
+    ("check_wasserstein_1d", lambda x, y, p: _w1d(x, y, p, sort=False), "sort both samples"),
+    ("check_wasserstein_1d", lambda x, y, p: _w1d(x, y, p, descending_y=True), "same (increasing) order"),
+    ("check_wasserstein_1d", lambda x, y, p: _w1d(x, y, p, root=False), "p-th root"),
+    ("check_wasserstein_1d", lambda x, y, p: _w1d(x, y, p, reduce=ops.sum), "do not sum"),
+    ("check_wasserstein_1d", lambda x, y, p: ops.abs(ops.mean(x) - ops.mean(y)), "lower bound"),
+    ("check_energy_distance", lambda x, y: _energy(x, y, biased=True), "BIASED"),
+    ("check_energy_distance", lambda x, y: _scipy_energy(x, y), "scipy.stats.energy_distance's convention"),
+    ("check_energy_distance", lambda x, y: ops.sqrt(ops.maximum(_energy(x, y), 0.0)), "no square root"),
+    ("check_energy_distance", lambda x, y: _energy(x, y, cross=1.0), "counts twice"),
+    ("check_energy_distance", lambda x, y: _energy(x, y, dist=_d2), "not squared distances"),
+    ("check_energy_distance", lambda x, y: _energy(x, y) / 2, "twice"),
+    ("check_energy_distance", lambda x, y: _energy(x, y, cross_pairs=lambda n, m: max(n, m) ** 2), "n * m"),
+    ("check_energy_distance", lambda x, y: ops.maximum(_energy(x, y), 0.0), "do not clamp"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, shared_alpha=True), "one alpha per sample"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, eps=0.0), "1e-12"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, norm=lambda g: ops.norm(g, axis=1)), "not ops.norm"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, reverse=True), "alpha = 0 gives the real sample"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, at_real=True), "not at the real samples"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, norm=lambda g: ops.sum(g**2, axis=1)), "not the squared norm"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, one_sided=True), "two-sided"),
+    ("check_gradient_penalty", lambda *a: _gp(*a, norm=lambda g: ops.sqrt(ops.sum(g**2))), "one norm per sample"),
+    ("check_gradient_penalty", lambda *a: float(_gp(*a)), "not with NumPy"),
 ]
+
+
+def _w1d(x, y, p, sort=True, descending_y=False, root=True, reduce=ops.mean):
+    xs, ys = (ops.sort(x), ops.sort(y)) if sort else (x, y)
+    if descending_y:
+        ys = ops.flip(ys, axis=0)
+    out = reduce(ops.abs(xs - ys) ** p)
+    return out ** (1.0 / p) if root else out
+
+
+def _distances(a, b):
+    return ops.sqrt(_d2(a, b))
+
+
+def _energy(x, y, biased=False, cross=2.0, dist=_distances, cross_pairs=lambda n, m: n * m):
+    n, m = x.shape[0], y.shape[0]
+    dxx, dyy, dxy = dist(x, x), dist(y, y), dist(x, y)
+    if biased:
+        within = ops.mean(dxx) + ops.mean(dyy)
+    else:
+        within = (ops.sum(dxx) - ops.trace(dxx)) / (n * (n - 1)) + (ops.sum(dyy) - ops.trace(dyy)) / (m * (m - 1))
+    return cross * ops.sum(dxy) / cross_pairs(n, m) - within
+
+
+def _scipy_energy(x, y):
+    from scipy.stats import energy_distance
+
+    return energy_distance(x[:, 0], y[:, 0])  # 1-D only: the first case is 1-D, where the check stops
+
+
+def _gp(
+    critic, real, fake, alpha, shared_alpha=False, eps=1e-12, norm=None, reverse=False, at_real=False, one_sided=False
+):
+    from kgan_utils.backend import input_gradient
+
+    a = alpha[:1] if shared_alpha else alpha
+    x_hat = real if at_real else (fake + a * (real - fake) if reverse else real + a * (fake - real))
+    g = input_gradient(critic, x_hat)
+    norms = norm(g) if norm is not None else ops.sqrt(ops.sum(g**2, axis=1) + eps)
+    dev = ops.maximum(norms - 1.0, 0.0) if one_sided else norms - 1.0
+    return ops.mean(dev**2)
 
 
 def _gan_step(g, d, d_opt, g_opt, real, z, d_sign=1.0, minimax=False, g_first=False, joint=False):
@@ -251,6 +315,25 @@ def test_library_functions_pass_the_checks():
     assert checks.check_median_heuristic(median_heuristic, verbose=False)
     assert checks.check_mmd2_unbiased(lambda x, y, s: mmd2(x, y, sigma=s), verbose=False)
     assert checks.check_mmd2_biased(lambda x, y, s: mmd2(x, y, sigma=s, estimator="biased"), verbose=False)
+
+
+def test_library_distances_between_distributions_pass_the_checks():
+    from kgan_utils.kernels import distance_kernel
+    from kgan_utils.losses import gradient_penalty
+    from kgan_utils.mmd import energy_distance, mmd2
+    from kgan_utils.transport import wasserstein_1d
+
+    assert checks.check_wasserstein_1d(wasserstein_1d, verbose=False)
+    assert checks.check_energy_distance(energy_distance, verbose=False)
+    # the energy distance is twice the squared MMD of the distance kernel, estimator for estimator
+    assert checks.check_energy_distance(lambda x, y: 2 * mmd2(x, y, kernel=distance_kernel), verbose=False)
+
+    # the library draws its own alpha: given real == fake == x_hat, it evaluates the penalty at x_hat whatever alpha
+    def at_x_hat(critic, real, fake, alpha):
+        x_hat = real + alpha * (fake - real)
+        return gradient_penalty(critic, x_hat, x_hat)
+
+    assert checks.check_gradient_penalty(at_x_hat, verbose=False)
 
 
 # ----------------------------------------------------------------------------- the stripping itself

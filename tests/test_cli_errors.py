@@ -359,6 +359,8 @@ CASES = [
     ),
     ("ema_one", _argv("train", "--epochs", "1", "--out", "o", "--ema", "1"), "[0, 1)"),
     ("ema_zero", _argv("train", "--epochs", "1", "--out", "o", "--ema", "0"), "decay in (0, 1)"),
+    # a conditional model's options for an unconditional one
+    ("conditioning_for_dcgan", _argv("train", "--epochs", "1", "--out", "o", "--conditioning", "concat"), "cdcgan"),
     # train --resume and sample: damaged run folders, a config and a checkpoint of different models
     *[(f"resume_{name}", _resume_damaged(name), msg or "no config.json") for name, (_, msg) in DAMAGED_RUNS.items()],
     *[
@@ -384,6 +386,13 @@ CASES = [
     ("sample_out_is_a_folder", sample_out_is_a_folder, "is a folder"),
     ("sample_out_under_a_file", sample_out_under_a_file, "is a file"),
     ("sample_out_unwritable", sample_out_unwritable, "cannot write"),
+    (
+        "sample_labels_unconditional",
+        lambda tmp, run: ["sample", "--run", str(run), "--out", "s.npz", "--labels", "3"],
+        "dcgan, is not conditional",
+    ),
+    ("sample_labels_not_digits", _argv("sample", "--run", "r", "--out", "s.npz", "--labels", "3,x"), "commas"),
+    ("sample_labels_negative", _argv("sample", "--run", "r", "--out", "s.npz", "--labels", "-1"), "labels >= 0"),
     # evaluate
     ("evaluate_missing", _argv("evaluate", "--samples", "missing.npz"), "does not exist"),
     ("evaluate_text_file", evaluate_text_file, "not an .npz file"),
@@ -395,6 +404,21 @@ CASES = [
     ("evaluate_1_sample", _samples_file(lambda: {"x": np.zeros((1, 28, 28), np.uint8)}), "holds 1 image;"),
     ("evaluate_float", _samples_file(lambda: {"x": np.zeros((5, 28, 28), np.float32)}), "must be uint8"),
     ("evaluate_wrong_shape", _samples_file(lambda: {"x": np.zeros((5, 32, 32), np.uint8)}), "must be uint8"),
+    (
+        "evaluate_labels_out_of_range",
+        _samples_file(lambda: {"x": np.zeros((5, 28, 28), np.uint8), "y": np.array([0, 1, 2, 3, 10])}),
+        "`y` must hold labels in 0..9",
+    ),
+    (
+        "evaluate_labels_float",
+        _samples_file(lambda: {"x": np.zeros((5, 28, 28), np.uint8), "y": np.zeros(5)}),
+        "integer labels, one per image",
+    ),
+    (
+        "evaluate_labels_too_few",
+        _samples_file(lambda: {"x": np.zeros((5, 28, 28), np.uint8), "y": np.zeros(4, int)}),
+        "one per image of `x`, [5]",
+    ),
     ("evaluate_json_is_a_folder", evaluate_json_is_a_folder, "--json: m.json is a folder"),
     ("evaluate_json_under_a_file", evaluate_json_under_a_file, "--json: cannot write"),
 ]

@@ -1,12 +1,12 @@
 """Run folders of ``python -m kgan_utils train`` under real kills, concurrent runs and several devices.
 
-* ``test_killed_run_resumes_to_the_uninterrupted_result`` (marked ``backends``: ``make test`` runs it on
-  TensorFlow, JAX and PyTorch) kills ``train`` with SIGKILL after its first checkpoint and resumes; the result
-  equals an uninterrupted run bit for bit. On the way: the lock names the running process to a second
-  ``train``, the lock file a killed process leaves never blocks, the training processes print no
-  TensorFlow/absl log lines (``I0000``/``W0000``/``E0000``, e.g. Grappler's "remapper failed").
-  A copy of its folder taken during epoch 1 (config.json and train.lock: what a kill then leaves) is started
-  again by ``train`` and by ``train --resume``.
+* ``test_killed_run_resumes_to_the_uninterrupted_result`` (on TensorFlow; the in-process interruption of
+  ``tests/test_callbacks_cli.py`` checks the resume on JAX and PyTorch too) kills ``train`` with SIGKILL after
+  its first checkpoint and resumes; the result equals an uninterrupted run bit for bit. On the way: the lock names the
+  running process to a second ``train``, the lock file a killed process leaves never blocks, the training processes
+  print no TensorFlow/absl log lines (``I0000``/``W0000``/``E0000``, e.g. Grappler's "remapper failed"). A copy of its
+  folder taken during epoch 1 (config.json and train.lock: what a kill then leaves) is started again by ``train`` and
+  by ``train --resume``.
 * ``test_data_parallel_on_two_devices``: ``--data-parallel`` on two simulated CPU devices (JAX).
 """
 
@@ -110,7 +110,6 @@ def checkpoint_arrays(folder):
         return {k: f[k] for k in f.files if k != "variable_paths"}
 
 
-@pytest.mark.backends
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, capsys, monkeypatch):
     """Kill -9 after the first checkpoint, resume to 4 epochs: the same as an uninterrupted 4-epoch run.
 

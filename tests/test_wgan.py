@@ -165,3 +165,28 @@ def test_mmd_gan_and_gmmn_train_with_the_distance_kernel():
     assert model.get_config()["kernel"] == "distance"
     gmmn = build_gan("gmmn", latent_dim=8, width=4, kernel="distance")
     assert gmmn.kernel == "distance" and gmmn.sigma is None
+
+
+def test_weight_clipping_wgan_keeps_every_critic_weight_in_the_box():
+    # Arjovsky et al.: after every critic update each weight lies in [-c, c]. A critic initialised far outside
+    # the box (weights 0.5) must end inside it, and the generator must have moved.
+    from kgan_utils.gan import WGANClip
+
+    keras.utils.set_random_seed(0)
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    f = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    f.set_weights([np.full_like(w, 0.5) for w in f.get_weights()])
+    g_before = [w.copy() for w in g.get_weights()]
+    model = WGANClip(g, f, latent_dim=2, clip_value=0.03, d_steps=2, seed=0)
+    model.compile(keras.optimizers.RMSprop(1e-3), keras.optimizers.RMSprop(1e-3))
+    x = np.random.default_rng(0).normal(3.0, 1.0, size=(128, 2)).astype("float32")
+    hist = model.fit(x, batch_size=32, epochs=2, verbose=0, shuffle=False)
+    weights = np.concatenate([w.ravel() for w in f.get_weights()])
+    assert np.abs(weights).max() <= 0.03 + 1e-7
+    assert np.abs(weights).max() == pytest.approx(0.03)  # 0.5 - a few RMSprop steps is clipped to the edge
+    assert any(not np.allclose(a, b) for a, b in zip(g_before, g.get_weights()))
+    assert np.all(np.isfinite(hist.history["w_estimate"]))
+    with pytest.raises(ValueError, match="clip_value"):
+        WGANClip(g, f, latent_dim=2, clip_value=0.0)
+    with pytest.raises(ValueError, match="critic"):
+        WGANClip(g, None, latent_dim=2)
