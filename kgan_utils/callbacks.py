@@ -174,7 +174,7 @@ def renamed_metric_keys(row) -> dict:
 
     Rows of runs recorded before the rename held the number of digit classes
     covered under ``coverage``; the current name avoids a clash with the
-    k-NN coverage of Naeem et al. (chapter 08). Current keys are kept as they are.
+    k-NN coverage of Naeem et al. (chapter 09). Current keys are kept as they are.
 
     Examples
     --------

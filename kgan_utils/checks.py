@@ -23,13 +23,15 @@ check                                  the function it expects                  
 :func:`check_discriminator_loss`       ``fn(real_logits, fake_logits) -> scalar``      04
 :func:`check_generator_loss`           ``fn(fake_logits) -> scalar`` (non-saturating)  04
 :func:`check_gan_train_step`           ``fn(G, D, d_opt, g_opt, real, z) -> losses``   05
-:func:`check_wasserstein_1d`           ``fn(x, y, p) -> scalar``, 1-D samples          07
-:func:`check_energy_distance`          ``fn(x, y) -> scalar`` (unbiased)               07
-:func:`check_gradient_penalty`         ``fn(critic, real, fake, alpha) -> scalar``     07
+:func:`check_projection_logit`         ``fn(features, labels, w, b, V) -> [n]``        06
+:func:`check_conditional_d_loss`       ``fn(G, D, real, labels, z) -> scalar``         06
+:func:`check_wasserstein_1d`           ``fn(x, y, p) -> scalar``, 1-D samples          08
+:func:`check_energy_distance`          ``fn(x, y) -> scalar`` (unbiased)               08
+:func:`check_gradient_penalty`         ``fn(critic, real, fake, alpha) -> scalar``     08
 =====================================  ==============================================  =======
 
-Assignments are numbered like their chapters: the checks of chapter 07 (*Distances between distributions*) go
-with assignment 07.
+Assignments are numbered like their chapters: the checks of chapter 08 (*Distances between distributions*) go
+with assignment 08.
 
 Pass ``raise_error=False`` to get the :class:`CheckResult` back instead of an
 exception (the tests of the course material do this).
@@ -57,6 +59,8 @@ __all__ = [
     "check_wasserstein_1d",
     "check_energy_distance",
     "check_gradient_penalty",
+    "check_projection_logit",
+    "check_conditional_d_loss",
 ]
 
 
@@ -1339,3 +1343,186 @@ def check_gradient_penalty(fn, raise_error=True, verbose=True) -> CheckResult:
         return value, list(grads)
 
     return _run(name, call, cases, raise_error, verbose)
+
+
+# ----------------------------------------------------------------------------- conditional GANs (chapter 06)
+
+
+def _projection_loops(features, labels, w, b, v):
+    n, d = features.shape
+    out = np.zeros(n)
+    for i in range(n):
+        out[i] = sum(features[i, k] * w[k] for k in range(d)) + b
+        out[i] += sum(v[labels[i], k] * features[i, k] for k in range(d))
+    return out
+
+
+def check_projection_logit(fn, raise_error=True, verbose=True) -> CheckResult:
+    r"""Check ``fn(features, labels, w, b, V)`` returns the projection discriminator's logits.
+
+    .. math:: D(x_i, y_i) = \underbrace{w^\top \phi_i + b}_{\psi(\phi_i)} + \langle V_{y_i}, \phi_i \rangle
+
+    with ``features`` :math:`\phi` of shape ``[n, d]``, integer ``labels`` ``[n]``,
+    ``w`` ``[d]``, a number ``b`` and ``V`` ``[K, d]`` (one row per class); the
+    result has shape ``[n]``. The reference is a NumPy loop. Hints recognise a
+    missing unconditional term, a missing projection, a missing bias, and the
+    sum over every class's row of V instead of the row of each sample's label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def good(features, labels, w, b, V):
+    ...     return features @ w + b + np.sum(V[labels] * features, axis=1)
+    >>> bool(check_projection_logit(good, verbose=False))
+    True
+    """
+    rng = np.random.default_rng(6)
+    cases = []
+    hand = (
+        np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]]),
+        np.array([2, 0, 2]),
+        np.array([0.5, -1.0]),
+        0.25,
+        np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0]]),
+    )
+    random = (
+        rng.normal(size=(7, 5)),
+        rng.permutation(np.arange(7) % 4),
+        rng.normal(size=5),
+        -0.3,
+        rng.normal(size=(4, 5)),
+    )
+    for title, (phi, y, w, b, v) in (("a hand-computed example", hand), ("random features, 4 classes", random)):
+        expected = _projection_loops(phi, y, w, b, v)
+        hints = {
+            "psi": (phi @ w + b, "that is psi(phi) only: add the projection <V_y, phi> of each sample's own label."),
+            "proj": (np.sum(v[y] * phi, axis=1), "that is the projection only: add the unconditional term w.phi + b."),
+            "bias": (expected - b, "the bias b of psi is missing."),
+            "all": (
+                phi @ w + b + phi @ v.sum(0),
+                "each sample uses the row V[y_i] of its own label, not the sum of all rows.",
+            ),
+        }
+        inputs = (
+            f"{_describe('features', phi)}, {_describe('labels', y)}, {_describe('w', w)}, b = {b}, {_describe('V', v)}"
+        )
+        cases.append(_Case(title, inputs, (phi, y, w, b, v), expected, _array_compare(1e-6, 1e-9, hints)))
+    return _run("check_projection_logit", fn, cases, raise_error, verbose)
+
+
+def _tiny_conditional_gan(latent_dim=3, data_dim=2, n_classes=4):
+    """A conditional generator and discriminator (inputs ``[z, label]`` and ``[x, label]``), fixed weights.
+
+    The discriminator's label embedding is large, so that a loss computed with other labels is far off.
+    """
+    import keras
+
+    def init(seed, scale):
+        return keras.initializers.RandomNormal(stddev=scale, seed=seed)
+
+    z, y = keras.Input((latent_dim,)), keras.Input((), dtype="int32")
+    code = keras.layers.Embedding(n_classes, 2, embeddings_initializer=init(11, 1.0))(y)
+    h = keras.layers.Dense(8, activation="tanh", kernel_initializer=init(12, 0.7))(
+        keras.layers.Concatenate()([z, code])
+    )
+    generator = keras.Model([z, y], keras.layers.Dense(data_dim, kernel_initializer=init(13, 0.7))(h))
+    x, y2 = keras.Input((data_dim,)), keras.Input((), dtype="int32")
+    h = keras.layers.Dense(8, activation="tanh", kernel_initializer=init(14, 0.7))(x)
+    logit = keras.layers.Dense(1, kernel_initializer=init(15, 0.7))(h)
+    offset = keras.layers.Embedding(n_classes, 1, embeddings_initializer=init(16, 3.0))(y2)
+    discriminator = keras.Model([x, y2], keras.layers.Add()([logit, offset]))
+    return generator, discriminator
+
+
+def _conditional_d_loss_reference(generator, discriminator, real, real_labels, z, fake_labels=None, sign=1.0):
+    fake_labels = real_labels if fake_labels is None else fake_labels
+    r = _to_numpy(discriminator([real, real_labels]))
+    f = _to_numpy(discriminator([_to_numpy(generator([z, fake_labels])).astype(np.float32), fake_labels]))
+    return float(np.mean(_softplus(-r)) + sign * np.mean(_softplus(f)))
+
+
+def check_conditional_d_loss(fn, raise_error=True, verbose=True) -> CheckResult:
+    r"""Check ``fn(generator, discriminator, real_images, real_labels, z)``: the conditional discriminator's loss.
+
+    .. math::
+
+        L_D = \frac1n \sum_i \operatorname{softplus}\big(-D(x_i, y_i)\big)
+            + \frac1n \sum_i \operatorname{softplus}\big(D(G(z_i, y_i), y_i)\big)
+
+    Both networks take two inputs, ``generator([z, labels])`` and
+    ``discriminator([images, labels])`` (logits); the check passes tensors, as a
+    train step would. **The fakes carry the real
+    batch's labels**: :math:`G(z_i, y_i)` is judged with :math:`y_i`. The check
+    uses tiny networks whose discriminator depends strongly on the label, and
+    recomputes the loss with NumPy's softplus. Hints recognise fakes generated or
+    judged with other labels (balanced labels, a shuffled copy, all zeros), and
+    the second term with the wrong sign.
+
+    Examples
+    --------
+    >>> from keras import ops
+    >>> def good(generator, discriminator, real_images, real_labels, z):
+    ...     r = discriminator([real_images, real_labels])
+    ...     f = discriminator([generator([z, real_labels]), real_labels])
+    ...     return ops.mean(ops.softplus(-r)) + ops.mean(ops.softplus(f))
+    >>> bool(check_conditional_d_loss(good, verbose=False))
+    True
+    """
+    from keras import ops
+
+    rng = np.random.default_rng(7)
+    generator, discriminator = _tiny_conditional_gan()
+    real = (rng.normal(size=(12, 2)) * 0.5 + 1.0).astype(np.float32)
+    z = rng.normal(size=(12, 3)).astype(np.float32)
+    mixed = np.array([3, 3, 1, 0, 2, 3, 1, 1, 0, 3, 2, 3], dtype=np.int32)  # not balanced, not sorted
+    cases = []
+    for title, labels in (("one label, 2, for the whole batch", np.full(12, 2, np.int32)), ("mixed labels", mixed)):
+        expected = _conditional_d_loss_reference(generator, discriminator, real, labels, z)
+        hints = {}
+        for key, fake_labels, what in (
+            ("balanced", (np.arange(12) % 4).astype(np.int32), "balanced labels i mod K"),
+            ("shuffled", labels[rng.permutation(12)], "a shuffled copy of the labels"),
+            ("zeros", np.zeros(12, np.int32), "label 0"),
+        ):
+            wrong = _conditional_d_loss_reference(generator, discriminator, real, labels, z, fake_labels)
+            hints[key] = (
+                wrong,
+                f"your fakes look generated or judged with {what}: each fake G(z_i, y_i) must carry the label "
+                f"y_i of the real image of the same row, in both networks.",
+            )
+        hints["sign"] = (
+            _conditional_d_loss_reference(generator, discriminator, real, labels, z, sign=-1.0),
+            "the discriminator minimises -V: + mean(softplus(D(G(z, y), y))), not minus.",
+        )
+        compare = _with_label_hint(_loss_compare(hints), one_label_passed=labels is mixed)
+        inputs = (
+            f"tiny networks (generator([z, label]) 3+2 -> 8 -> 2, discriminator([x, label]) with a large "
+            f"per-label offset), {_describe('real_labels', labels)}, real_images and z of shapes (12, 2) and "
+            f"(12, 3), as tensors"
+        )
+        # tensors, as inside a train step (Keras refuses a call on a mix of tensors and NumPy arrays)
+        args = tuple(ops.convert_to_tensor(a) for a in (real, labels, z))
+        cases.append(_Case(title, inputs, (generator, discriminator, *args), expected, compare))
+    return _run("check_conditional_d_loss", fn, cases, raise_error, verbose)
+
+
+def _with_label_hint(compare, one_label_passed):
+    """A hint for a wrong loss that no specific hint explains: after the one-label case, the labels are wrong."""
+
+    def wrapped(got, expected):
+        problem = compare(got, expected)
+        if problem and "hint:" not in problem:
+            if one_label_passed:
+                problem += (
+                    "\n  hint:     the case with one label for the whole batch passed, so the formula is right "
+                    "and the labels are not: each fake must carry the label y_i of the real image in the same "
+                    "row, in the generator G(z_i, y_i) and in the discriminator D(G(z_i, y_i), y_i)."
+                )
+            else:
+                problem += (
+                    "\n  hint:     L_D = mean(softplus(-D(x, y))) + mean(softplus(D(G(z, y), y))); each fake "
+                    "must carry the label y_i of the real image in the same row, in both networks."
+                )
+        return problem
+
+    return wrapped

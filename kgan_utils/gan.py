@@ -682,24 +682,33 @@ class ConditionalGAN(GAN):
             )
         return a.astype(np.int32)
 
-    def generate_with_labels(self, n, seed=None, labels=None, batch_size=1024, use_ema=None):
+    def generate_with_labels(self, n, seed=None, labels=None, batch_size=1024, use_ema=None, z=None):
         """``n`` samples ``G(z, y)`` and their labels ``y``: ``(float32 images, int32 [n])``.
 
         ``labels``: one integer, ``n`` integers in ``[0, n_classes)``, or None for :meth:`balanced_labels`.
-        The noise is drawn from ``seed`` as by :meth:`GAN.generate`; ``use_ema`` as there.
+        The noise is drawn from ``seed`` as by :meth:`GAN.generate`, unless ``z`` (``[n, latent_dim]``,
+        finite) gives it: the same ``z`` with other labels holds the style and changes the class.
+        ``use_ema`` as there.
         """
         n = positive_int(n, "n")
         y = self.balanced_labels(n) if labels is None else self.check_labels(labels, n)
-        z = self.sample_latent(n, seed)
+        if z is None:
+            z = self.sample_latent(n, seed)
+        else:
+            z = np.asarray(ops.convert_to_numpy(z), dtype=np.float32)
+            if z.shape != (n, self.latent_dim):
+                raise ValueError(f"`z` must have shape ({n}, {self.latent_dim}) (n, latent_dim); got {z.shape}.")
+            if not np.all(np.isfinite(z)):
+                raise ValueError("`z` contains NaN or infinite values.")
         x = self._generate_from(lambda s: self.generator([z[s], y[s]], training=False), n, batch_size, use_ema)
         return x, y
 
-    def generate(self, n, seed=None, labels=None, batch_size=1024, use_ema=None):
+    def generate(self, n, seed=None, labels=None, batch_size=1024, use_ema=None, z=None):
         """``n`` samples ``G(z, y)`` as a float32 NumPy array; ``labels=None``: balanced, ``i mod n_classes``.
 
-        The images of :meth:`generate_with_labels` (which also returns the labels used).
+        The images of :meth:`generate_with_labels` (which also returns the labels used; ``z`` as there).
         """
-        return self.generate_with_labels(n, seed=seed, labels=labels, batch_size=batch_size, use_ema=use_ema)[0]
+        return self.generate_with_labels(n, seed=seed, labels=labels, batch_size=batch_size, use_ema=use_ema, z=z)[0]
 
     sample = generate
 

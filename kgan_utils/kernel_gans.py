@@ -1,4 +1,4 @@
-r"""Kernel GANs: generators trained with the Maximum Mean Discrepancy (chapter 06).
+r"""Kernel GANs: generators trained with the Maximum Mean Discrepancy (chapter 07).
 
 Two models, both subclasses of :class:`kgan_utils.gan.GAN`, so that ``fit()``,
 callbacks, progress bars and the command line work as for the DCGAN:
@@ -27,7 +27,7 @@ the training loop (only the ``"linear"`` estimator and ``block_size`` need the
 sizes in advance, and the GAN losses use neither).
 
 The named models ``gmmn`` and ``mmdgan`` (networks, optimizers and settings of
-chapter 06) are in :mod:`kgan_utils.registry`: ``registry.build_gan("gmmn")``.
+chapter 07) are in :mod:`kgan_utils.registry`: ``registry.build_gan("gmmn")``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ FEATURE_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0)
 MNIST_PIXEL_SIGMAS = (5.0, 10.0, 20.0, 40.0)
 """Pixel-space GMMN bandwidths for MNIST scaled to [-1, 1]: the median heuristic (about 20) times 1/4, 1/2, 1, 2.
 
-Chapter 06 derives the choice: a Gaussian kernel of bandwidth sigma pulls hardest on pairs about sigma apart, and
+Chapter 07 derives the choice: a Gaussian kernel of bandwidth sigma pulls hardest on pairs about sigma apart, and
 these four span the distances from a digit's nearest neighbour to an untrained generator's output.
 """
 

@@ -180,7 +180,7 @@ def kernel_inception_distance(features_a, features_b, n_subsets=100, subset_size
     + \tfrac{1}{d^3}\lVert\Delta M_3\rVert^2`, with :math:`M_p` the p-th moment tensor of the
     features, so feature sets with equal moments up to order 3 have KID 0 in
     expectation. Nothing is normalised: scaling all features by c scales the
-    three terms by c², c⁴ and c⁶ (chapter 08).
+    three terms by c², c⁴ and c⁶ (chapter 09).
 
     Parameters
     ----------

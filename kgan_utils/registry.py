@@ -10,8 +10,8 @@ benchmarks and the chapters use it.
 =============  ==========================================================================
 ``dcgan``      the book's fast DCGAN (chapter 05), :func:`kgan_utils.models.build_generator`
 ``tutorial``   the TensorFlow DCGAN tutorial's models and settings (the benchmark's reference)
-``gmmn``       a generator trained on the pixel-space MMD² (chapter 06, :class:`~kgan_utils.kernel_gans.GMMN`)
-``mmdgan``     the MMD GAN with the witness gradient penalty (chapter 06, :class:`~kgan_utils.kernel_gans.MMDGAN`)
+``gmmn``       a generator trained on the pixel-space MMD² (chapter 07, :class:`~kgan_utils.kernel_gans.GMMN`)
+``mmdgan``     the MMD GAN with the witness gradient penalty (chapter 07, :class:`~kgan_utils.kernel_gans.MMDGAN`)
 ``wgan_gp``    WGAN-GP on the DCGAN networks (:class:`~kgan_utils.gan.WGANGP`)
 ``cdcgan``     the DCGAN conditioned on the digit's label (:class:`~kgan_utils.gan.ConditionalGAN`)
 =============  ==========================================================================

@@ -54,10 +54,10 @@ def is_check_cell(source: str) -> bool:
     return "checks.check_" in source
 
 
-def test_there_are_assignments_01_to_05_and_07():
-    # numbered like the chapters they go with (chapter 06, kernel GANs, has none)
+def test_there_are_assignments_01_to_06_and_08():
+    # numbered like the chapters they go with (chapter 07, kernel GANs, has none)
     names = [p.name[:2] for p in INSTRUCTOR]
-    assert {"01", "02", "03", "04", "05", "07"} <= set(names), names
+    assert {"01", "02", "03", "04", "05", "06", "08"} <= set(names), names
 
 
 def test_student_notebooks_are_up_to_date():
@@ -208,7 +208,32 @@ WRONG = [
     ("check_gradient_penalty", lambda *a: _gp(*a, one_sided=True), "two-sided"),
     ("check_gradient_penalty", lambda *a: _gp(*a, norm=lambda g: ops.sqrt(ops.sum(g**2))), "one norm per sample"),
     ("check_gradient_penalty", lambda *a: float(_gp(*a)), "not with NumPy"),
+    ("check_projection_logit", lambda f, y, w, b, v: f @ w + b, "add the projection"),
+    ("check_projection_logit", lambda f, y, w, b, v: np.sum(v[y] * f, axis=1), "add the unconditional term"),
+    ("check_projection_logit", lambda f, y, w, b, v: f @ w + np.sum(v[y] * f, axis=1), "bias b"),
+    ("check_projection_logit", lambda f, y, w, b, v: f @ w + b + f @ v.sum(0), "not the sum of all rows"),
+    ("check_projection_logit", lambda f, y, w, b, v: f @ w + b + (v[y] * f).sum(), "expected: ["),
+    ("check_conditional_d_loss", lambda *a: _cond_d_loss(*a, fake_labels="balanced"), "balanced labels"),
+    ("check_conditional_d_loss", lambda *a: _cond_d_loss(*a, fake_labels="shuffled"), "must carry the label"),
+    ("check_conditional_d_loss", lambda *a: _cond_d_loss(*a, fake_labels="zeros"), "label 0"),
+    ("check_conditional_d_loss", lambda *a: _cond_d_loss(*a, sign=-1.0), "not minus"),
+    ("check_conditional_d_loss", lambda *a: _cond_d_loss(*a, judge_with="balanced"), "must carry the label"),
 ]
+
+
+def _cond_d_loss(generator, discriminator, real, labels, z, fake_labels=None, judge_with=None, sign=1.0):
+    """The conditional discriminator's loss, and the usual mistakes in its labels."""
+    n = labels.shape[0]
+    other = {
+        None: labels,
+        "balanced": ops.cast(ops.arange(n) % 4, "int32"),
+        "shuffled": ops.flip(labels, axis=0),
+        "zeros": ops.zeros((n,), "int32"),
+    }
+    fake = generator([z, other[fake_labels]])
+    r = discriminator([real, labels])
+    f = discriminator([fake, other[judge_with] if judge_with else other[fake_labels]])
+    return ops.mean(ops.softplus(-r)) + sign * ops.mean(ops.softplus(f))
 
 
 def _w1d(x, y, p, sort=True, descending_y=False, root=True, reduce=ops.mean):
@@ -315,6 +340,31 @@ def test_library_functions_pass_the_checks():
     assert checks.check_median_heuristic(median_heuristic, verbose=False)
     assert checks.check_mmd2_unbiased(lambda x, y, s: mmd2(x, y, sigma=s), verbose=False)
     assert checks.check_mmd2_biased(lambda x, y, s: mmd2(x, y, sigma=s, estimator="biased"), verbose=False)
+
+
+def test_the_conditional_checks_pass_the_library_and_a_right_loss():
+    import keras
+
+    from kgan_utils.models import build_conditional_discriminator
+
+    assert checks.check_conditional_d_loss(_cond_d_loss, verbose=False)
+
+    # the projection logit of the library's discriminator, written with its layer weights
+    keras.utils.set_random_seed(0)
+    d = build_conditional_discriminator(width=4, n_classes=10)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 28, 28, 1)).astype("float32")
+    labels = np.array([7, 0, 7, 3, 9])
+    phi = ops.convert_to_numpy(keras.Model(d.inputs[0], d.get_layer("flatten").output)(images))
+    w, b = d.get_layer("logit").get_weights()
+    (v,) = d.get_layer("label_projection").get_weights()
+
+    def projection_logit(features, labels, w, b, V):
+        return features @ w + b + np.sum(V[labels] * features, axis=1)
+
+    assert checks.check_projection_logit(projection_logit, verbose=False)
+    np.testing.assert_allclose(
+        projection_logit(phi, labels, w[:, 0], b[0], v), ops.convert_to_numpy(d([images, labels]))[:, 0], atol=1e-5
+    )
 
 
 def test_library_distances_between_distributions_pass_the_checks():

@@ -156,6 +156,25 @@ def test_no_labels_means_balanced_labels():
     np.testing.assert_array_equal(gan.generate(25, seed=1, labels=np.arange(25) % 10), x)
 
 
+def test_given_noise_holds_the_style_across_labels_and_bad_noise_is_refused():
+    gan = tiny_cgan()
+    z = np.random.default_rng(3).standard_normal((4, LATENT)).astype(np.float32)
+    grid_z = np.tile(z, (10, 1))  # one row per digit, the same 4 noise vectors in each row
+    grid_y = np.repeat(np.arange(10), 4)
+    x, y = gan.generate_with_labels(40, labels=grid_y, z=grid_z)
+    expected = to_np(gan.generator([grid_z, grid_y], training=False))  # the generator by hand
+    np.testing.assert_allclose(x, expected, atol=1e-6)
+    assert y.tolist() == grid_y.tolist()
+    assert not np.allclose(x[:4], x[4:8])  # same noise, another label: other images
+    np.testing.assert_array_equal(gan.generate(4, labels=7, z=z), x[28:32])
+    with pytest.raises(ValueError, match=r"`z`.*\(4, 8\)"):
+        gan.generate(4, labels=1, z=z[:3])
+    bad = z.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="`z`.*NaN"):
+        gan.generate(4, labels=1, z=bad)
+
+
 @pytest.mark.parametrize(
     "labels, message",
     [

@@ -1,4 +1,4 @@
-"""Tests behind chapter 08 (evaluating GANs): Parzen windows, the bias of FID, the unbiasedness of KID.
+"""Tests behind chapter 09 (evaluating GANs): Parzen windows, the bias of FID, the unbiasedness of KID.
 
 References: scipy.special.logsumexp on explicit exponents, closed forms for Gaussians, and repeated-sampling
 properties with fixed seeds.

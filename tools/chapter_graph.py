@@ -20,9 +20,10 @@ CHAPTERS = {
     "03": ("MMD", 1, (3.0, 1.0)),
     "04": ("Adversarial\nobjective", 2, (1.0, 0.0)),
     "05": ("MNIST\nGAN", 2, (2.0, 0.0)),
-    "06": ("Kernel\nGANs", 3, (4.0, 1.0)),
-    "07": ("Distances", 3, (5.0, 1.0)),
-    "08": ("Evaluating\nGANs", 3, (4.0, 0.0)),
+    "06": ("Conditional\nGAN", 2, (3.0, -0.7)),
+    "07": ("Kernel\nGANs", 3, (4.0, 1.0)),
+    "08": ("Distances", 3, (5.0, 1.0)),
+    "09": ("Evaluating\nGANs", 3, (4.0, 0.0)),
 }
 ARROWS = [
     ("00", "01"),
@@ -30,11 +31,12 @@ ARROWS = [
     ("01", "02"),
     ("02", "03"),
     ("04", "05"),
-    ("03", "06"),
     ("05", "06"),
-    ("06", "07"),
-    ("03", "08"),
-    ("05", "08"),
+    ("03", "07"),
+    ("05", "07"),
+    ("07", "08"),
+    ("03", "09"),
+    ("05", "09"),
 ]
 COLOURS = {0: "#eeeeee", 1: "#dbe7f5", 2: "#f8e2cf", 3: "#dcefd9"}
 PARTS = {
@@ -50,7 +52,7 @@ OUT = Path(__file__).resolve().parents[1] / "book" / "images" / "chapter_graph.s
 
 
 def main(out=OUT):
-    fig, ax = plt.subplots(figsize=(7.0, 2.7))
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
     for number, (label, part, (x, y)) in CHAPTERS.items():
         box = FancyBboxPatch(
             (x - W / 2, y - H / 2),
@@ -87,7 +89,7 @@ def main(out=OUT):
         columnspacing=1.2,
     )
     ax.set_xlim(-0.5, 5.5)
-    ax.set_ylim(-0.3, 1.3)
+    ax.set_ylim(-1.0, 1.3)
     ax.axis("off")
     fig.savefig(out, bbox_inches="tight", metadata={"Date": None})
     print(f"wrote {out}")
